@@ -1,0 +1,165 @@
+"""BTF reader, builder, fix-ups and .BTF.ext on the fixtures' BTF (no kernel needed)."""
+
+from __future__ import annotations
+
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+
+from pyebpf import btf as B
+from pyebpf.errors import BTFError
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+def section(name: str, sec: str) -> bytes:
+    from elftools.elf.elffile import ELFFile
+
+    return ELFFile(BytesIO((DATA / name).read_bytes())).get_section_by_name(sec).data()
+
+
+@pytest.fixture(scope="module")
+def xdp_btf() -> B.BTF:
+    return B.BTF.from_bytes(section("xdp_maps.o", ".BTF"))
+
+
+def test_types_decode(xdp_btf):
+    assert xdp_btf.types[0] == B.Void()
+    pair = xdp_btf.find("pair", kind="struct")
+    assert isinstance(pair, B.Struct) and pair.size == 16
+    assert [(m.name, m.bit_offset) for m in pair.members] == [("a", 0), ("b", 64)]
+    assert xdp_btf.member_offset("pair", "b") == 8
+    u32 = xdp_btf.find("__u32", kind="typedef")
+    assert xdp_btf.resolved(u32.id) == B.Int("unsigned int", 4, 0, 32, 0)
+    assert xdp_btf.size_of(u32.id) == 4
+    func = xdp_btf.find("double_it", kind="func")
+    assert func.linkage == B.FUNC_STATIC
+    proto = xdp_btf.types[func.type]
+    assert [p.name for p in proto.params] == ["x"]
+
+
+def test_find_errors(xdp_btf):
+    with pytest.raises(BTFError, match="no type struct 'nope'"):
+        xdp_btf.find("nope", kind="struct")
+    with pytest.raises(BTFError, match="unknown BTF kind"):
+        xdp_btf.find("pair", kind="structure")
+    with pytest.raises(BTFError, match="has no member 'c'"):
+        xdp_btf.member_offset("pair", "c")
+    with pytest.raises(BTFError, match="out of range"):
+        xdp_btf.types[10_000]
+
+
+def test_bad_headers():
+    with pytest.raises(BTFError, match="too short"):
+        B.BTF(b"\x9f\xeb")
+    with pytest.raises(BTFError, match="magic"):
+        B.BTF(bytes(24))
+    raw = bytearray(section("xdp_maps.o", ".BTF"))
+    raw[12:16] = (10**6).to_bytes(4, "little")  # type_len past the end
+    with pytest.raises(BTFError):
+        B.BTF(bytes(raw))
+
+
+@pytest.mark.parametrize("fixture", ["xdp_maps.o", "tailcall.o", "kfunc.o", "tp_ringbuf.o"])
+def test_builder_round_trip(fixture):
+    raw = section(fixture, ".BTF")
+    btf = B.BTF(raw)
+    builder = B.BTFBuilder(btf.strings)
+    for t in btf.types[1:]:
+        builder.add(t)
+    assert builder.to_bytes() == raw
+
+
+def test_builder_every_kind():
+    b = B.BTFBuilder()
+    kinds = [
+        B.Int("int", 4, B.INT_SIGNED, 32, 0),
+        B.Ptr(type=1),
+        B.Array(type=1, index_type=1, nelems=3),
+        B.Struct("s", 8, (B.Member("a", 1, 0), B.Member("bf", 1, 35, 3))),
+        B.Union("u", 4, (B.Member("x", 1, 0),)),
+        B.Enum("e", 4, (B.EnumValue("A", -1), B.EnumValue("B", 2)), signed=True),
+        B.Enum64("e64", 8, (B.EnumValue("BIG", 1 << 40),)),
+        B.Fwd("f", is_union=True),
+        B.Typedef("t", 1),
+        B.Volatile(type=1),
+        B.Const(type=1),
+        B.Restrict(type=2),
+        B.FuncProto(return_type=1, params=(B.Param("a", 1), B.Param("", 0))),
+        B.Func("fn", 13, B.FUNC_GLOBAL),
+        B.Var("v", 1, B.VAR_GLOBAL_ALLOCATED),
+        B.Datasec(".data", 4, (B.VarSecInfo(15, 0, 4),)),
+        B.Float("double", 8),
+        B.DeclTag("tag", 4, 1),
+        B.TypeTag("user", 2),
+    ]
+    for t in kinds:
+        b.add(t)
+    back = B.BTF(b.to_bytes())
+    assert list(back.types[1:]) == kinds
+    assert [t.id for t in back.types[1:]] == list(range(1, len(kinds) + 1))
+    assert back.find("e64").values[0].value == 1 << 40
+    assert back.members(4)[1].bitfield_size == 3
+
+
+def test_fixup_fills_datasec_sizes_and_offsets():
+    raw = section("xdp_maps.o", ".BTF")
+    fixed = B.BTF(B.fixup_object_btf(
+        raw,
+        {".bss": 12, ".data": 8, ".rodata": 16, ".maps": 80, "license": 4},
+        {(".rodata", "threshold"): 0, (".rodata", "limit"): 8, (".bss", "seen_b"): 0,
+         (".bss", "seen_a"): 8, (".data", "hits"): 0, (".maps", "counts"): 0,
+         (".maps", "pairs"): 32, ("license", "LICENSE"): 0},
+    ))
+    before = B.BTF(raw).find(".rodata", "datasec")
+    assert before.size == 0
+    rodata = fixed.find(".rodata", "datasec")
+    assert rodata.size == 16
+    assert [(fixed.types[v.type].name, v.offset, v.size) for v in rodata.vars] == [
+        ("threshold", 0, 4), ("limit", 8, 8)]
+    assert fixed.find(".maps", "datasec").vars[1].offset == 32
+    # Ids and string offsets are kept, so .BTF.ext still points at the right places.
+    assert len(fixed) == len(B.BTF(raw))
+    assert fixed.strings.startswith(B.BTF(raw).strings)
+
+
+def test_fixup_missing_symbol_is_an_error():
+    with pytest.raises(BTFError, match="'seen_b'.*no symbol"):
+        B.fixup_object_btf(section("xdp_maps.o", ".BTF"), {}, {})
+
+
+def test_fixup_externs():
+    raw = section("kfunc.o", ".BTF")
+    fixed = B.BTF(B.fixup_object_btf(raw, {"license": 4}, {("license", "LICENSE"): 0}))
+    for t in fixed.types[1:]:
+        if isinstance(t, B.Var):
+            assert t.linkage != B.VAR_GLOBAL_EXTERN
+        if isinstance(t, B.Func):
+            assert t.linkage != B.FUNC_EXTERN
+    ksyms = fixed.find(".ksyms", "datasec")
+    assert all(isinstance(fixed.types[v.type], B.Var) for v in ksyms.vars)
+    assert ksyms.size >= 12
+    kconfig = fixed.find(".kconfig", "datasec")
+    assert [(fixed.types[v.type].name, v.offset, v.size) for v in kconfig.vars] == [
+        ("CONFIG_HZ", 0, 4), ("LINUX_KERNEL_VERSION", 4, 4)]
+    assert kconfig.size == 8
+
+
+def test_btf_ext_records():
+    btf = B.BTF(section("xdp_maps.o", ".BTF"))
+    ext = B.BTFExt.from_bytes(section("xdp_maps.o", ".BTF.ext"), btf)
+    assert set(ext.func_info) == {".text", "xdp"}
+    assert ext.func_info["xdp"] == [B.ExtFuncInfo(0, 30)]
+    # .text holds global_add at byte 0 and double_it at byte 0x28.
+    assert ext.func_info[".text"] == [B.ExtFuncInfo(0, 26), B.ExtFuncInfo(0x28, 32)]
+    first = ext.line_info["xdp"][0]
+    assert (first.insn_off, first.line, first.col) == (0, 45, 19)
+    assert first.line_col == 45 << 10 | 19
+    assert ext.core_relos == {}
+
+
+def test_btf_ext_bad_magic():
+    btf = B.BTF(section("xdp_maps.o", ".BTF"))
+    with pytest.raises(BTFError, match="magic"):
+        B.BTFExt(bytes(32), btf)
