@@ -1,0 +1,1219 @@
+"""Map declarations and their user-space view.
+
+A map is declared once at module level and used on both sides::
+
+    counts = bpf.HashMap(u32, u64, max_entries=10240)
+
+The compiler reads the declaration (``map_type``, ``key_type``,
+``value_type``, ``max_entries``, ``flags``, ``name``, ``pin_name``) to emit
+the map into ``.maps``; the loader creates it and binds the kernel fd with
+``_bind``.  From then on the object is a typed :class:`MutableMapping` over
+the kernel map: keys and values are packed/unpacked with their
+:mod:`pyebpf.types` before any syscall, so a wrong type fails here with a
+:class:`MapError` that names the map, not later with an ``EINVAL``.
+
+One class per map kind.  Every kernel call goes through
+``pyebpf._native.syscalls`` (looked up at call time, so tests can replace it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import functools
+import html
+import struct
+from collections.abc import Iterator, MutableMapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from . import tracefs
+from .constants import MapType
+from .errors import MapError, SyscallError
+from .types import ArrayType, BPFType, IntType, StructType, as_type, u32, u64
+
+__all__ = [
+    "Map",
+    "MapKeyError",
+    "MapTypeError",
+    "HashMap",
+    "ArrayMap",
+    "PerCpuHashMap",
+    "PerCpuArrayMap",
+    "LruHashMap",
+    "LruPerCpuHashMap",
+    "LpmTrieMap",
+    "QueueMap",
+    "StackMap",
+    "BloomFilterMap",
+    "ProgArray",
+    "RingBuf",
+    "PerfEventArray",
+    "StackTraceMap",
+    "ArrayOfMaps",
+    "HashOfMaps",
+    "possible_cpus",
+    "BPF_ANY",
+    "BPF_NOEXIST",
+    "BPF_EXIST",
+    "BPF_F_LOCK",
+    "BPF_F_NO_PREALLOC",
+]
+
+# Update flags (UAPI: BPF_ANY, BPF_NOEXIST, BPF_EXIST, BPF_F_LOCK).
+BPF_ANY = 0
+BPF_NOEXIST = 1
+BPF_EXIST = 2
+BPF_F_LOCK = 4
+# Map creation flag (UAPI: BPF_F_NO_PREALLOC); LPM tries require it.
+BPF_F_NO_PREALLOC = 1
+
+# The kernel's ENOTSUPP (include/linux/errno.h), which the errno module lacks.
+_ENOTSUPP = 524
+
+_HTML_ROWS = 50
+_DEFAULT_CHUNK = 256
+_MISSING: Any = object()
+
+
+class MapKeyError(MapError, KeyError):
+    """``m[k]`` for a key the map does not hold (a :class:`KeyError` too)."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return self.strerror or ""
+
+
+class MapTypeError(MapError, TypeError):
+    """A key or value of the wrong type or size for the map (a :class:`TypeError` too)."""
+
+
+def _sys() -> Any:
+    from ._native import syscalls
+
+    return syscalls
+
+
+@functools.lru_cache(maxsize=1)
+def possible_cpus() -> int:
+    """How many CPUs per-CPU maps hold a value for (``/sys/devices/system/cpu/possible``)."""
+    text = Path("/sys/devices/system/cpu/possible").read_text().strip()
+    highest = 0
+    for part in text.split(","):
+        highest = max(highest, int(part.split("-")[-1]))
+    return highest + 1
+
+
+def _round8(n: int) -> int:
+    return (n + 7) & ~7
+
+
+# --------------------------------------------------------------------------- codecs
+
+
+class _Codec:
+    """Packs and unpacks one side (key or value) of a map, one item or in bulk."""
+
+    def __init__(self, type_: BPFType | None, size: int) -> None:
+        self.type = type_
+        self.size = size
+        fmt = None
+        if isinstance(type_, IntType) and not type_.is_bool:
+            fmt = "<" + IntType._formats[(type_.size, type_.signed)]
+        self._bulk = struct.Struct(fmt) if fmt else None
+
+    @property
+    def label(self) -> str:
+        return self.type.name if self.type is not None else f"bytes[{self.size}]"
+
+    def pack(self, value: Any) -> bytes:
+        if self.type is None:
+            if isinstance(value, (bytes, bytearray, memoryview)) and len(value) == self.size:
+                return bytes(value)
+            raise TypeError(f"needs {self.size} bytes, got {_describe(value)}")
+        return self.type.pack(value)
+
+    def unpack(self, data: bytes | memoryview) -> Any:
+        if self.type is None:
+            return bytes(data)
+        return self.type.unpack(data)
+
+    def unpack_many(self, data: bytes | memoryview, count: int, stride: int | None = None) -> list:
+        """``count`` items laid out every ``stride`` bytes (default: packed)."""
+        stride = stride or self.size
+        mv = memoryview(data)[: count * stride]
+        if self._bulk is not None and stride == self.size:
+            return [v for (v,) in self._bulk.iter_unpack(mv)]
+        return [self.unpack(mv[i * stride : i * stride + self.size]) for i in range(count)]
+
+    def numpy_dtype(self) -> Any:
+        import numpy as np
+
+        if self.type is None:
+            return np.dtype(("u1", (self.size,)))
+        return np.dtype(self.type.numpy_format)
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return f"{type(value).__name__} {text}"
+
+
+# --------------------------------------------------------------------------- the base class
+
+
+class Map(MutableMapping):
+    """A kernel map: a declaration the compiler reads, then a typed view of the kernel map.
+
+    Class attributes: ``map_type`` (:class:`~pyebpf.constants.MapType`),
+    ``per_cpu``.  Instance attributes: ``key_type``, ``value_type`` (a
+    :class:`~pyebpf.types.BPFType`, or None for raw ``bytes``),
+    ``key_size``, ``value_size``, ``max_entries``, ``flags``, ``name``
+    (set by the compiler from the global's name when not given),
+    ``pin_name`` (the ``pin=`` option) and ``inner`` (maps of maps).
+
+    Use it as a context manager, or call :meth:`close`, to release the fd.
+    """
+
+    map_type: ClassVar[MapType]
+    per_cpu: ClassVar[bool] = False
+    #: kinds whose entries always exist (arrays): no delete, len == max_entries
+    fixed_entries: ClassVar[bool] = False
+    #: kinds without keys (queue, stack, bloom filter, ring buffer)
+    keyless: ClassVar[bool] = False
+
+    _by_type: ClassVar[dict[int, type[Map]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if isinstance(cls.__dict__.get("map_type"), int):
+            Map._by_type.setdefault(int(cls.map_type), cls)
+
+    def __init__(
+        self,
+        key_type: Any,
+        value_type: Any,
+        max_entries: int,
+        *,
+        flags: int = 0,
+        name: str | None = None,
+        pin: str | None = None,
+    ) -> None:
+        kt = as_type(key_type) if key_type is not None else None
+        vt = as_type(value_type) if value_type is not None else None
+        self._setup(
+            kt, vt, kt.size if kt else 0, vt.size if vt else 0, max_entries, flags, name, pin
+        )
+
+    def _setup(
+        self,
+        key_type: BPFType | None,
+        value_type: BPFType | None,
+        key_size: int,
+        value_size: int,
+        max_entries: int,
+        flags: int,
+        name: str | None,
+        pin: str | None,
+    ) -> None:
+        if not isinstance(max_entries, int) or max_entries < 0:
+            raise ValueError(f"max_entries must be a non-negative int, got {max_entries!r}")
+        self.key_type = key_type
+        self.value_type = value_type
+        self.key_size = key_size
+        self.value_size = value_size
+        self.max_entries = max_entries
+        self.flags = flags
+        self.name = name
+        self.pin_name = pin
+        self.inner: Map | None = getattr(self, "inner", None)
+        self._fd: int | None = None
+        self._owned = False
+        self._batch_ok = True
+        self._key = _Codec(key_type, key_size)
+        self._value = _Codec(value_type, value_size)
+
+    # ----------------------------------------------------------------- naming and lifecycle
+
+    def _set_name(self, name: str) -> None:
+        """Called by the compiler with the global variable's name, unless a name was given."""
+        if self.name is None:
+            self.name = name
+
+    @property
+    def _label(self) -> str:
+        return f"map {self.name!r}" if self.name else f"this {type(self).__name__}"
+
+    @property
+    def fd(self) -> int:
+        """The kernel fd; a :class:`MapError` until the map is loaded or created."""
+        if self._fd is None:
+            raise MapError(
+                f"{self._label} is not loaded: load a program that uses it first, "
+                "or call m.create()",
+                errno.EBADF,
+            )
+        return self._fd
+
+    @property
+    def loaded(self) -> bool:
+        """True once the map is bound to a kernel fd."""
+        return self._fd is not None
+
+    def _bind(self, fd: int, owned: bool = True) -> Map:
+        """Attach this declaration to kernel map ``fd`` (the loader calls this)."""
+        if self._fd is not None and self._fd != fd:
+            self.close()
+        self._fd = fd
+        self._owned = owned
+        self._batch_ok = True
+        return self
+
+    @property
+    def _kernel_name(self) -> str:
+        raw = self.name or ""
+        return "".join(c if c.isalnum() or c in "_." else "_" for c in raw)[:15]
+
+    def _create_args(self) -> dict[str, Any]:
+        """Keyword arguments for ``syscalls.map_create`` beyond type and sizes."""
+        return {}
+
+    def create(self) -> Map:
+        """Create the map in the kernel without a program (user-only maps, tests).
+
+        With ``pin="name"``, an existing pin under the bpffs with the same shape
+        is reused, and a new map is pinned there.
+        """
+        if self._fd is not None:
+            return self
+        pinned = self._pin_path()
+        if pinned is not None and pinned.exists():
+            fd = _sys().obj_get(str(pinned))
+            self._check_shape(_sys().map_info(fd), fd)
+            return self._bind(fd)
+        fd = _sys().map_create(
+            int(self.map_type),
+            self.key_size,
+            self.value_size,
+            self.max_entries,
+            flags=self.flags,
+            name=self._kernel_name,
+            **self._create_args(),
+        )
+        self._bind(fd)
+        if pinned is not None:
+            self.pin(pinned)
+        return self
+
+    def _pin_path(self) -> Path | None:
+        if not self.pin_name:
+            return None
+        path = Path(self.pin_name)
+        return path if path.is_absolute() else tracefs.bpffs_root() / path
+
+    def _check_shape(self, info: dict[str, Any], fd: int) -> None:
+        want = (int(self.map_type), self.key_size, self.value_size, self.max_entries)
+        got = (info["type"], info["key_size"], info["value_size"], info["max_entries"])
+        if want != got:
+            _sys().close(fd)
+            raise MapError(
+                f"pinned {self._label} at {self._pin_path()} has a different shape: "
+                f"(type, key size, value size, max entries) is {got}, the declaration has {want}",
+                errno.EINVAL,
+            )
+
+    def close(self) -> None:
+        """Release the fd (the kernel frees the map when nothing else holds it)."""
+        fd, self._fd = self._fd, None
+        if fd is not None and self._owned:
+            with contextlib.suppress(OSError, ImportError):
+                _sys().close(fd)
+
+    def __enter__(self) -> Map:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+    # ----------------------------------------------------------------- reopening
+
+    @classmethod
+    def from_spec(
+        cls, spec: Any, fd: int, key_type: Any = None, value_type: Any = None, *, owned: bool = True
+    ) -> Map:
+        """A map object of the right kind for a loaded :class:`~pyebpf.spec.MapSpec`.
+
+        Keys and values are ``bytes`` unless ``key_type``/``value_type`` are given.
+        """
+        m = cls._make(
+            spec.map_type, spec.key_size, spec.value_size, spec.max_entries, spec.flags,
+            spec.name, key_type, value_type,
+        )
+        return m._bind(fd, owned)
+
+    @classmethod
+    def _make(
+        cls,
+        map_type: int,
+        key_size: int,
+        value_size: int,
+        max_entries: int,
+        flags: int,
+        name: str | None,
+        key_type: Any,
+        value_type: Any,
+    ) -> Map:
+        kind = cls if cls is not Map else Map._by_type.get(int(map_type), _GenericMap)
+        kt = as_type(key_type) if key_type is not None else None
+        vt = as_type(value_type) if value_type is not None else None
+        for side, t, size in (("key", kt, key_size), ("value", vt, value_size)):
+            if t is not None and t.size != size:
+                raise MapTypeError(
+                    f"map {name!r}: {side} type {t.name} is {t.size} bytes, the map's {side}s "
+                    f"are {size} bytes"
+                )
+        m = kind.__new__(kind)
+        m._setup(kt, vt, key_size, value_size, max_entries, flags, name or None, None)
+        if kind is _GenericMap:
+            m._generic_type = int(map_type)
+        return m
+
+    @classmethod
+    def _from_fd(cls, fd: int, key_type: Any, value_type: Any) -> Map:
+        try:
+            info = _sys().map_info(fd)
+            m = cls._make(
+                info["type"], info["key_size"], info["value_size"], info["max_entries"],
+                info.get("map_flags", 0), info.get("name") or None, key_type, value_type,
+            )
+        except BaseException:
+            _sys().close(fd)
+            raise
+        return m._bind(fd)
+
+    @classmethod
+    def from_pinned(cls, path: str | Path, key_type: Any = None, value_type: Any = None) -> Map:
+        """Open a map pinned at ``path`` (relative paths are under the bpffs)."""
+        p = Path(path)
+        if not p.is_absolute():
+            p = tracefs.bpffs_root() / p
+        try:
+            fd = _sys().obj_get(str(p))
+        except SyscallError as e:
+            raise MapError(f"cannot open the pinned map {p}: {e.strerror}", e.errno) from None
+        return cls._from_fd(fd, key_type, value_type)
+
+    @classmethod
+    def from_id(cls, map_id: int, key_type: Any = None, value_type: Any = None) -> Map:
+        """Open the kernel map with id ``map_id`` (as ``bpftool map list`` shows)."""
+        try:
+            fd = _sys().map_get_fd_by_id(map_id)
+        except SyscallError as e:
+            raise MapError(f"no map with id {map_id}: {e.strerror}", e.errno) from None
+        return cls._from_fd(fd, key_type, value_type)
+
+    def pin(self, path: str | Path) -> Path:
+        """Pin the map on the bpffs (mounted at /sys/fs/bpf if needed); returns the path."""
+        p = Path(path)
+        if not p.is_absolute():
+            p = tracefs.bpffs_root() / p
+        else:
+            tracefs.bpffs_root()
+        _sys().obj_pin(self.fd, str(p))
+        return p
+
+    def info(self) -> dict[str, Any]:
+        """The kernel's ``bpf_map_info`` as a dict (``id``, ``name``, ``type``, ...)."""
+        return _sys().map_info(self.fd)
+
+    @property
+    def id(self) -> int:
+        """The kernel's id of this map."""
+        return int(self.info()["id"])
+
+    # ----------------------------------------------------------------- packing
+
+    @property
+    def _value_stride(self) -> int:
+        """Bytes of one entry's value in syscall buffers (per-CPU: rounded, times CPUs)."""
+        if self.per_cpu:
+            return _round8(self.value_size) * possible_cpus()
+        return self.value_size
+
+    def _pack_key(self, key: Any) -> bytes:
+        try:
+            return self._key.pack(key)
+        except (TypeError, ValueError, OverflowError) as e:
+            raise MapTypeError(
+                f"{self._label}: bad key {_describe(key)}: keys are {self._key.label} ({e})",
+                errno.EINVAL,
+            ) from None
+
+    def _pack_one_value(self, value: Any) -> bytes:
+        try:
+            return self._value.pack(value)
+        except (TypeError, ValueError, OverflowError) as e:
+            raise MapTypeError(
+                f"{self._label}: bad value {_describe(value)}: values are {self._value.label} ({e})",
+                errno.EINVAL,
+            ) from None
+
+    def _pack_value(self, value: Any) -> bytes:
+        if not self.per_cpu:
+            return self._pack_one_value(value)
+        ncpu = possible_cpus()
+        slot = _round8(self.value_size)
+        if self._is_per_cpu_list(value):
+            if len(value) != ncpu:
+                raise MapTypeError(
+                    f"{self._label}: a per-CPU value needs one item per possible CPU "
+                    f"({ncpu}), got {len(value)}",
+                    errno.EINVAL,
+                )
+            items = [self._pack_one_value(v) for v in value]
+        else:
+            items = [self._pack_one_value(value)] * ncpu
+        return b"".join(i.ljust(slot, b"\0") for i in items)
+
+    def _is_per_cpu_list(self, value: Any) -> bool:
+        """True when ``value`` lists one value per CPU (not one array value)."""
+        if not isinstance(value, (list, tuple)):
+            return False
+        if isinstance(self.value_type, ArrayType):
+            return bool(value) and isinstance(value[0], (list, tuple, bytes, bytearray, str))
+        return True
+
+    def _unpack_values(self, data: bytes | memoryview, count: int) -> list:
+        if not self.per_cpu:
+            return self._value.unpack_many(data, count)
+        ncpu = possible_cpus()
+        flat = self._value.unpack_many(data, count * ncpu, _round8(self.value_size))
+        return [flat[i * ncpu : (i + 1) * ncpu] for i in range(count)]
+
+    def _map_error(self, e: SyscallError, what: str) -> MapError:
+        reasons = {
+            errno.E2BIG: f"{self._label} is full (max_entries={self.max_entries})",
+            errno.EEXIST: f"{self._label} already has this key (flags=BPF_NOEXIST)",
+            errno.ENOENT: f"{self._label} has no such key",
+            errno.ENOMEM: f"{self._label}: the kernel is out of memory for new entries",
+        }
+        text = reasons.get(e.errno) or f"{self._label}: {what} failed: {e.strerror}"
+        cls = MapKeyError if e.errno == errno.ENOENT else MapError
+        return cls(text, e.errno, getattr(e, "op", "map"))
+
+    # ----------------------------------------------------------------- MutableMapping
+
+    def lookup(self, key: Any) -> Any:
+        """The value for ``key``, or None when the map has no such key."""
+        raw = _sys().map_lookup(self.fd, self._pack_key(key), self._value_stride)
+        if raw is None:
+            return None
+        return self._unpack_values(raw, 1)[0]
+
+    def __getitem__(self, key: Any) -> Any:
+        value = self.lookup(key)
+        if value is None:
+            raise MapKeyError(f"{self._label} has no key {key!r}", errno.ENOENT)
+        return value
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self.update(key, value)
+
+    def __delitem__(self, key: Any) -> None:
+        if self.fixed_entries:
+            raise MapError(
+                f"{self._label}: entries of a {type(self).__name__} cannot be deleted; "
+                "assign a zero value instead",
+                errno.EINVAL,
+            )
+        if not _sys().map_delete(self.fd, self._pack_key(key)):
+            raise MapKeyError(f"{self._label} has no key {key!r}", errno.ENOENT)
+
+    def __contains__(self, key: object) -> bool:
+        try:
+            packed = self._pack_key(key)
+        except MapTypeError:
+            return False
+        return _sys().map_lookup(self.fd, packed, self._value_stride) is not None
+
+    def update(  # type: ignore[override]
+        self, key: Any = _MISSING, value: Any = _MISSING, flags: int = BPF_ANY, **kwargs: Any
+    ) -> None:
+        """``m.update(k, v, flags=BPF_ANY)`` sets one entry; ``m.update(mapping)`` many.
+
+        ``flags``: ``BPF_ANY`` (create or replace), ``BPF_NOEXIST`` (only a new
+        key; an existing one raises :class:`MapError`), ``BPF_EXIST`` (only an
+        existing key; a missing one raises :class:`MapKeyError`).
+        """
+        if value is _MISSING:
+            # MutableMapping.update(other, **kw) semantics
+            other = () if key is _MISSING else key
+            pairs = other.items() if hasattr(other, "items") else other
+            for k, v in pairs:
+                self.update(k, v, flags)
+            for k, v in kwargs.items():
+                self.update(k, v, flags)
+            return
+        packed_key = self._pack_key(key)
+        packed_value = self._pack_value(value)
+        try:
+            _sys().map_update(self.fd, packed_key, packed_value, flags)
+        except SyscallError as e:
+            raise self._map_error(e, "update") from None
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        value = self.lookup(key)
+        return default if value is None else value
+
+    def pop(self, key: Any, default: Any = _MISSING) -> Any:
+        """Remove ``key`` and return its value (``default``, or KeyError, when missing)."""
+        if self.fixed_entries:
+            raise MapError(f"{self._label}: entries of an array cannot be removed", errno.EINVAL)
+        packed = self._pack_key(key)
+        raw = None
+        try:
+            raw = _sys().map_lookup_and_delete(self.fd, packed, self._value_stride)
+        except SyscallError as e:
+            if e.errno not in (errno.EINVAL, _ENOTSUPP, errno.EOPNOTSUPP):
+                raise self._map_error(e, "lookup-and-delete") from None
+            # Older kernels lack LOOKUP_AND_DELETE for hash maps: two steps instead.
+            raw = _sys().map_lookup(self.fd, packed, self._value_stride)
+            if raw is not None and not _sys().map_delete(self.fd, packed):
+                raw = None
+        if raw is None:
+            if default is _MISSING:
+                raise MapKeyError(f"{self._label} has no key {key!r}", errno.ENOENT)
+            return default
+        return self._unpack_values(raw, 1)[0]
+
+    def clear(self) -> None:
+        """Remove every entry (arrays: set every value to zero)."""
+        if self.fixed_entries:
+            zero = bytes(self._value_stride)
+            for i in range(self.max_entries):
+                _sys().map_update(self.fd, self._pack_key(i), zero, BPF_ANY)
+            return
+        for raw in list(self._raw_keys()):
+            _sys().map_delete(self.fd, raw)
+
+    def __len__(self) -> int:
+        if self.fixed_entries:
+            return self.max_entries
+        return sum(1 for _ in self._raw_keys())
+
+    def __iter__(self) -> Iterator[Any]:
+        for raw in self._raw_keys():
+            yield self._key.unpack(raw)
+
+    def _raw_keys(self) -> Iterator[bytes]:
+        """Every key once, even while the kernel deletes entries.
+
+        BPF_MAP_GET_NEXT_KEY restarts from the first key when the current key
+        has vanished; keys already yielded are skipped on the way, and a walk
+        longer than the keys seen so far (a cycle) ends the iteration.
+        """
+        fd = self.fd
+        seen: set[bytes] = set()
+        key: bytes | None = None
+        repeats = 0
+        while True:
+            nxt = _sys().map_get_next_key(fd, key, self.key_size)
+            if nxt is None:
+                return
+            nxt = bytes(nxt)
+            key = nxt
+            if nxt in seen:
+                repeats += 1
+                if repeats > len(seen):
+                    return
+                continue
+            repeats = 0
+            seen.add(nxt)
+            yield nxt
+
+    def keys(self) -> list[Any]:  # type: ignore[override]
+        """A snapshot list of the keys."""
+        return list(self)
+
+    def values(self) -> list[Any]:  # type: ignore[override]
+        """A snapshot list of the values (in key order of :meth:`keys`)."""
+        return [v for _, v in self.items()]
+
+    def items(self) -> list[tuple[Any, Any]]:  # type: ignore[override]
+        """A snapshot list of ``(key, value)`` pairs, read in batches when the kernel can."""
+        out: list[tuple[Any, Any]] = []
+        for keys, values in self._item_chunks(_DEFAULT_CHUNK):
+            out.extend(zip(keys, values))
+        return out
+
+    def items_batch(self, chunk: int = _DEFAULT_CHUNK) -> Iterator[list[tuple[Any, Any]]]:
+        """Yield the entries as lists of up to about ``chunk`` pairs (BPF_MAP_LOOKUP_BATCH)."""
+        for keys, values in self._item_chunks(chunk):
+            yield list(zip(keys, values))
+
+    def _item_chunks(self, chunk: int) -> Iterator[tuple[list, list]]:
+        for raw_keys, raw_values, count in self._raw_chunks(chunk):
+            yield self._key.unpack_many(raw_keys, count), self._unpack_values(raw_values, count)
+
+    def _raw_chunks(self, chunk: int) -> Iterator[tuple[bytes, bytes, int]]:
+        """(keys, values, count) buffers: batched when possible, else key by key."""
+        if self._batch_ok:
+            try:
+                yield from self._batch_chunks(chunk)
+                return
+            except _BatchUnsupported:
+                self._batch_ok = False
+        keys: list[bytes] = []
+        values: list[bytes] = []
+        for raw in self._raw_keys():
+            value = _sys().map_lookup(self.fd, raw, self._value_stride)
+            if value is None:  # deleted meanwhile
+                continue
+            keys.append(raw)
+            values.append(bytes(value))
+            if len(keys) >= chunk:
+                yield b"".join(keys), b"".join(values), len(keys)
+                keys, values = [], []
+        if keys:
+            yield b"".join(keys), b"".join(values), len(keys)
+
+    def _batch_chunks(self, chunk: int) -> Iterator[tuple[bytes, bytes, int]]:
+        token = None
+        count = max(1, chunk)
+        started = False
+        while True:
+            try:
+                res = _sys().map_lookup_batch(
+                    self.fd, token, self.key_size, self._value_stride, count
+                )
+            except SyscallError as e:
+                if e.errno == errno.ENOSPC:  # a hash bucket holds more than `count` entries
+                    count *= 2
+                    continue
+                if not started and e.errno in (
+                    errno.EINVAL, _ENOTSUPP, errno.EOPNOTSUPP, errno.ENOSYS
+                ):
+                    raise _BatchUnsupported from None
+                raise self._map_error(e, "batch lookup") from None
+            started = True
+            if res.count:
+                yield _join(res.keys), _join(res.values), res.count
+            if res.done:
+                return
+            token = res.out_batch
+
+    def update_batch(self, keys: Sequence[Any], values: Sequence[Any], flags: int = BPF_ANY) -> int:
+        """Set many entries in one BPF_MAP_UPDATE_BATCH call; returns how many were set."""
+        if len(keys) != len(values):
+            raise MapTypeError(
+                f"{self._label}: update_batch got {len(keys)} keys and {len(values)} values",
+                errno.EINVAL,
+            )
+        raw_keys = b"".join(self._pack_key(k) for k in keys)
+        raw_values = b"".join(self._pack_value(v) for v in values)
+        return self._update_batch_raw(raw_keys, raw_values, len(keys), flags)
+
+    def _update_batch_raw(self, raw_keys: bytes, raw_values: bytes, count: int, flags: int) -> int:
+        if not count:
+            return 0
+        try:
+            return _sys().map_update_batch(self.fd, raw_keys, raw_values, count, flags)
+        except SyscallError as e:
+            if e.errno in (errno.EINVAL, _ENOTSUPP, errno.EOPNOTSUPP) and not flags:
+                stride = self._value_stride
+                for i in range(count):
+                    k = raw_keys[i * self.key_size : (i + 1) * self.key_size]
+                    _sys().map_update(self.fd, k, raw_values[i * stride : (i + 1) * stride], flags)
+                return count
+            raise self._map_error(e, "batch update") from None
+
+    def delete_batch(self, keys: Sequence[Any]) -> int:
+        """Delete many keys in one BPF_MAP_DELETE_BATCH call; returns how many went."""
+        if self.fixed_entries:
+            raise MapError(f"{self._label}: entries of an array cannot be deleted", errno.EINVAL)
+        if not keys:
+            return 0
+        raw = b"".join(self._pack_key(k) for k in keys)
+        try:
+            return _sys().map_delete_batch(self.fd, raw, len(keys))
+        except SyscallError as e:
+            raise self._map_error(e, "batch delete") from None
+
+    # ----------------------------------------------------------------- NumPy
+
+    def _numpy_value_dtype(self) -> Any:
+        import numpy as np
+
+        vdt = self._value.numpy_dtype()
+        if not self.per_cpu:
+            return vdt
+        return np.dtype((vdt, (possible_cpus(),)))
+
+    def numpy_dtype(self) -> Any:
+        """The structured dtype of :meth:`to_numpy` rows: fields ``key`` and ``value``."""
+        import numpy as np
+
+        return np.dtype([("key", self._key.numpy_dtype()), ("value", self._numpy_value_dtype())])
+
+    def to_numpy(self) -> Any:
+        """All entries as a NumPy structured array with fields ``key`` and ``value``."""
+        import numpy as np
+
+        chunks = list(self._raw_chunks(max(_DEFAULT_CHUNK, 4096)))
+        n = sum(c for _, _, c in chunks)
+        out = np.zeros(n, dtype=self.numpy_dtype())
+        if not n:
+            return out
+        kdt = self._key.numpy_dtype()
+        out["key"] = np.frombuffer(b"".join(k for k, _, _ in chunks), dtype=kdt)
+        raw_values = b"".join(v for _, v, _ in chunks)
+        vdt = self._value.numpy_dtype()
+        if self.per_cpu:
+            slot = np.dtype({"names": ["v"], "formats": [vdt], "offsets": [0],
+                             "itemsize": _round8(self.value_size)})
+            out["value"] = np.frombuffer(raw_values, dtype=slot)["v"].reshape(n, possible_cpus())
+        else:
+            out["value"] = np.frombuffer(raw_values, dtype=vdt)
+        return out
+
+    def update_numpy(self, array: Any, flags: int = BPF_ANY) -> int:
+        """Write a structured array with fields ``key`` and ``value`` (as :meth:`to_numpy` makes)."""
+        import numpy as np
+
+        arr = np.asarray(array)
+        if arr.dtype.names is None or not {"key", "value"} <= set(arr.dtype.names):
+            raise MapTypeError(
+                f"{self._label}: update_numpy needs a structured array with fields "
+                f"'key' and 'value', got dtype {arr.dtype}",
+                errno.EINVAL,
+            )
+        keys = np.ascontiguousarray(arr["key"], dtype=self._key.numpy_dtype())
+        want = self._numpy_value_dtype()
+        values = np.ascontiguousarray(arr["value"], dtype=want.base if self.per_cpu else want)
+        if self.per_cpu:
+            padded = np.zeros(
+                (len(arr), possible_cpus()),
+                dtype=np.dtype({"names": ["v"], "formats": [want.base], "offsets": [0],
+                                "itemsize": _round8(self.value_size)}),
+            )
+            padded["v"] = values.reshape(len(arr), -1) if values.ndim == 1 else values
+            raw_values = padded.tobytes()
+        else:
+            raw_values = values.tobytes()
+        return self._update_batch_raw(keys.tobytes(), raw_values, len(arr), flags)
+
+    # ----------------------------------------------------------------- display
+
+    def _shape_text(self) -> str:
+        if self.keyless:
+            return self._value.label
+        return f"{self._key.label} -> {self._value.label}"
+
+    def __repr__(self) -> str:
+        parts = [self._shape_text(), f"max_entries={self.max_entries}"]
+        if self.name:
+            parts.append(f"name={self.name!r}")
+        if self._fd is not None:
+            parts.append(f"fd={self._fd}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    def _repr_html_(self) -> str:
+        title = html.escape(repr(self))
+        if self._fd is None:
+            return f"<p><code>{title}</code> (not loaded)</p>"
+        rows = []
+        total = 0
+        for keys, values in self._item_chunks(_HTML_ROWS):
+            for k, v in zip(keys, values):
+                total += 1
+                if len(rows) < _HTML_ROWS:
+                    rows.append(
+                        f"<tr><td>{html.escape(repr(k))}</td><td>{html.escape(repr(v))}</td></tr>"
+                    )
+        more = (
+            f"<tr><td colspan='2'>... {total - _HTML_ROWS} more</td></tr>" if total > _HTML_ROWS
+            else ""
+        )
+        return (
+            f"<table><caption><code>{title}</code></caption>"
+            f"<tr><th>key</th><th>value</th></tr>{''.join(rows)}{more}</table>"
+        )
+
+    # ----------------------------------------------------------------- per-CPU and histograms
+
+    def sum(self, key: Any) -> Any:
+        """The sum over CPUs of a per-CPU integer entry (plain maps: the value)."""
+        value = self[key]
+        return sum(value) if self.per_cpu else value
+
+    def log2_hist_text(self, val_type: str = "value", *, width: int = 40) -> str:
+        """A BCC-style text histogram of an int -> int map whose keys are log2 buckets.
+
+        Bucket ``k`` counts values in ``[2**(k-1), 2**k - 1]`` (bucket 0 counts
+        zeros), the convention of ``bpf_log2l(v) + 1`` style slot functions.
+        """
+        counts: dict[int, int] = {}
+        for k, v in self.items():
+            if not isinstance(k, int):
+                raise MapTypeError(f"{self._label}: a log2 histogram needs int keys", errno.EINVAL)
+            counts[k] = counts.get(k, 0) + (sum(v) if self.per_cpu else v)
+        return format_log2_hist(counts, val_type, width=width)
+
+    def print_log2_hist(self, val_type: str = "value", *, width: int = 40,
+                        file: Any = None) -> None:
+        """Print :meth:`log2_hist_text`."""
+        print(self.log2_hist_text(val_type, width=width), file=file)
+
+
+def format_log2_hist(counts: dict[int, int], val_type: str = "value", *, width: int = 40) -> str:
+    """Render ``{slot: count}`` as a log2 histogram (see :meth:`Map.log2_hist_text`).
+
+    Slot ``k >= 1`` covers ``[2**(k-1), 2**k - 1]``; slot 1 is shown as
+    ``0 -> 1`` and also takes slot 0's count, as BCC's ``print_log2_hist`` does.
+    """
+    merged = {max(k, 1): 0 for k in counts}
+    for k, n in counts.items():
+        merged[max(k, 1)] += n
+    if not merged:
+        return ""
+    top = max(merged)
+    peak = max(merged.values()) or 1
+    num_w = max(len(str((1 << top) - 1)), 10)
+    label_w = num_w * 2 + 4
+    lines = [f"{val_type:>{label_w}} : count     distribution"]
+    for slot in range(1, top + 1):
+        low, high = (1 << slot) >> 1, (1 << slot) - 1
+        if low == high:
+            low -= 1
+        n = merged.get(slot, 0)
+        bar = "*" * (n * width // peak)
+        lines.append(f"{low:>{num_w}} -> {high:<{num_w}} : {n:<9} |{bar:<{width}}|")
+    return "\n".join(lines)
+
+
+class _BatchUnsupported(Exception):
+    """The kernel refuses batch operations on this map: use key-by-key calls."""
+
+
+def _join(buf: Any) -> bytes:
+    if isinstance(buf, (bytes, bytearray, memoryview)):
+        return bytes(buf)
+    return b"".join(bytes(b) for b in buf)
+
+
+# --------------------------------------------------------------------------- hash and array kinds
+
+
+class HashMap(Map):
+    """``BPF_MAP_TYPE_HASH``: ``HashMap(K, V, max_entries)``."""
+
+    map_type = MapType.HASH
+
+
+class ArrayMap(Map):
+    """``BPF_MAP_TYPE_ARRAY``: ``ArrayMap(V, max_entries)``; keys are ``u32`` indexes."""
+
+    map_type = MapType.ARRAY
+    fixed_entries = True
+
+    def __init__(self, value_type: Any, max_entries: int, *, flags: int = 0,
+                 name: str | None = None, pin: str | None = None) -> None:
+        super().__init__(u32, value_type, max_entries, flags=flags, name=name, pin=pin)
+
+    def _raw_keys(self) -> Iterator[bytes]:
+        pack = u32.pack
+        return (pack(i) for i in range(self.max_entries))
+
+
+class PerCpuHashMap(HashMap):
+    """``BPF_MAP_TYPE_PERCPU_HASH``: values read back as one item per possible CPU."""
+
+    map_type = MapType.PERCPU_HASH
+    per_cpu = True
+
+
+class PerCpuArrayMap(ArrayMap):
+    """``BPF_MAP_TYPE_PERCPU_ARRAY``: values read back as one item per possible CPU."""
+
+    map_type = MapType.PERCPU_ARRAY
+    per_cpu = True
+
+
+class LruHashMap(HashMap):
+    """``BPF_MAP_TYPE_LRU_HASH``: a hash map that evicts the least recently used entries."""
+
+    map_type = MapType.LRU_HASH
+
+
+class LruPerCpuHashMap(PerCpuHashMap):
+    """``BPF_MAP_TYPE_LRU_PERCPU_HASH``."""
+
+    map_type = MapType.LRU_PERCPU_HASH
+
+
+class LpmTrieMap(Map):
+    """``BPF_MAP_TYPE_LPM_TRIE``: longest-prefix match.
+
+    The key is a Struct whose first field is ``prefixlen: u32`` followed by
+    the address bytes (``data: u8[4]`` for IPv4).  The kernel requires
+    ``BPF_F_NO_PREALLOC``, which is always set.
+    """
+
+    map_type = MapType.LPM_TRIE
+
+    def __init__(self, key_type: Any, value_type: Any, max_entries: int, *, flags: int = 0,
+                 name: str | None = None, pin: str | None = None) -> None:
+        kt = as_type(key_type)
+        if not (isinstance(kt, StructType) and kt.fields and kt.fields[0].type == u32):
+            raise TypeError(
+                "LpmTrieMap keys must be a Struct starting with `prefixlen: u32`, then the data"
+            )
+        super().__init__(kt, value_type, max_entries, flags=flags | BPF_F_NO_PREALLOC,
+                         name=name, pin=pin)
+
+
+# --------------------------------------------------------------------------- keyless kinds
+
+
+class _KeylessMap(Map):
+    """Queue, stack and bloom filter: no keys, so no mapping interface."""
+
+    keyless = True
+
+    def __init__(self, value_type: Any, max_entries: int, *, flags: int = 0,
+                 name: str | None = None, pin: str | None = None) -> None:
+        super().__init__(None, value_type, max_entries, flags=flags, name=name, pin=pin)
+
+    def _no_keys(self, *args: Any, **kwargs: Any) -> Any:
+        raise MapTypeError(
+            f"{self._label}: a {type(self).__name__} has no keys; use push/pop/peek",
+            errno.EINVAL,
+        )
+
+    __getitem__ = __setitem__ = __delitem__ = _no_keys  # type: ignore[assignment]
+    lookup = pop = update = _no_keys  # type: ignore[assignment]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def push(self, value: Any, flags: int = BPF_ANY) -> None:
+        """Add ``value`` (``BPF_EXIST`` on a full queue/stack drops the oldest)."""
+        try:
+            _sys().map_update(self.fd, b"", self._pack_one_value(value), flags)
+        except SyscallError as e:
+            raise self._map_error(e, "push") from None
+
+
+class QueueMap(_KeylessMap):
+    """``BPF_MAP_TYPE_QUEUE``: FIFO; ``push(v)``, ``pop()``, ``peek()`` (None when empty)."""
+
+    map_type = MapType.QUEUE
+
+    def pop(self) -> Any:  # type: ignore[override]
+        """Remove and return the next value, or None when empty."""
+        raw = _sys().map_lookup_and_delete(self.fd, None, self.value_size)
+        return None if raw is None else self._value.unpack(raw)
+
+    def peek(self) -> Any:
+        """The next value without removing it, or None when empty."""
+        raw = _sys().map_lookup(self.fd, b"", self.value_size)
+        return None if raw is None else self._value.unpack(raw)
+
+    def __iter__(self) -> Iterator[Any]:
+        """Drain: pop values until empty."""
+        while (value := self.pop()) is not None:
+            yield value
+
+    def __len__(self) -> int:
+        raise MapTypeError(f"{self._label}: the kernel does not report a queue's length")
+
+
+class StackMap(QueueMap):
+    """``BPF_MAP_TYPE_STACK``: LIFO; ``push(v)``, ``pop()``, ``peek()``."""
+
+    map_type = MapType.STACK
+
+
+class BloomFilterMap(_KeylessMap):
+    """``BPF_MAP_TYPE_BLOOM_FILTER``: ``push(v)``; ``v in m`` may give false positives."""
+
+    map_type = MapType.BLOOM_FILTER
+
+    def __init__(self, value_type: Any, max_entries: int, *, hashes: int = 0, flags: int = 0,
+                 name: str | None = None, pin: str | None = None) -> None:
+        super().__init__(value_type, max_entries, flags=flags, name=name, pin=pin)
+        self.map_extra = hashes
+
+    def _create_args(self) -> dict[str, Any]:
+        return {"map_extra": getattr(self, "map_extra", 0)}
+
+    def __contains__(self, value: object) -> bool:
+        # The kernel reads the probed value from the lookup's *value* buffer, which
+        # syscalls.map_lookup allocates itself: not expressible through it yet.
+        raise MapError(
+            f"{self._label}: testing bloom filter membership from user space is not "
+            "supported yet (programs can: m.peek(v))",
+            errno.EOPNOTSUPP,
+        )
+
+
+# --------------------------------------------------------------------------- fd-valued kinds
+
+
+def _fd_of(obj: Any) -> int:
+    fd = getattr(obj, "fd", obj)
+    if not isinstance(fd, int):
+        raise TypeError(f"needs a loaded program/map or an fd, got {type(obj).__name__}")
+    return fd
+
+
+class _FdArray(Map):
+    """Maps whose values are fds on write and kernel ids on read."""
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self.update(key, _fd_of(value))
+
+
+class ProgArray(_FdArray):
+    """``BPF_MAP_TYPE_PROG_ARRAY`` for tail calls: ``progs[i] = program``; reads give prog ids."""
+
+    map_type = MapType.PROG_ARRAY
+
+    def __init__(self, max_entries: int, *, name: str | None = None,
+                 pin: str | None = None) -> None:
+        super().__init__(u32, u32, max_entries, name=name, pin=pin)
+
+    def __iter__(self) -> Iterator[Any]:
+        for i in range(self.max_entries):
+            if self.lookup(i) is not None:
+                yield i
+
+
+class _MapOfMaps(_FdArray):
+    """Outer maps holding inner maps: ``outer[k] = inner_map``; reads give map ids."""
+
+    def _create_args(self) -> dict[str, Any]:
+        assert self.inner is not None
+        template = self.inner
+        if template.loaded:
+            return {"inner_map_fd": template.fd}
+        # The kernel only needs an example inner map while creating the outer one.
+        tmp = Map._make(int(template.map_type), template.key_size, template.value_size,
+                        template.max_entries, template.flags, "inner", None, None)
+        tmp.create()
+        self._inner_tmp = tmp
+        return {"inner_map_fd": tmp.fd}
+
+    def create(self) -> Map:
+        try:
+            return super().create()
+        finally:
+            tmp = self.__dict__.pop("_inner_tmp", None)
+            if tmp is not None:
+                tmp.close()
+
+
+class ArrayOfMaps(_MapOfMaps):
+    """``BPF_MAP_TYPE_ARRAY_OF_MAPS``: ``ArrayOfMaps(inner_template, max_entries)``."""
+
+    map_type = MapType.ARRAY_OF_MAPS
+    fixed_entries = True
+
+    def __init__(self, inner: Map, max_entries: int, *, name: str | None = None,
+                 pin: str | None = None) -> None:
+        self.inner = inner
+        super().__init__(u32, u32, max_entries, name=name, pin=pin)
+
+
+class HashOfMaps(_MapOfMaps):
+    """``BPF_MAP_TYPE_HASH_OF_MAPS``: ``HashOfMaps(K, inner_template, max_entries)``."""
+
+    map_type = MapType.HASH_OF_MAPS
+
+    def __init__(self, key_type: Any, inner: Map, max_entries: int, *, name: str | None = None,
+                 pin: str | None = None) -> None:
+        self.inner = inner
+        super().__init__(key_type, u32, max_entries, name=name, pin=pin)
+
+
+class StackTraceMap(Map):
+    """``BPF_MAP_TYPE_STACK_TRACE``: stack id -> ``u64[depth]`` instruction pointers."""
+
+    map_type = MapType.STACK_TRACE
+
+    def __init__(self, max_entries: int, *, depth: int = 127, name: str | None = None,
+                 pin: str | None = None) -> None:
+        super().__init__(u32, u64[depth], max_entries, name=name, pin=pin)
+        self.depth = depth
+
+
+# --------------------------------------------------------------------------- event kinds
+
+
+class _EventMap(Map):
+    """Declarations of event channels; their readers live in :mod:`pyebpf.events`."""
+
+    keyless = True
+    event_type: BPFType | None
+
+    def _shape_text(self) -> str:
+        return f"event={self.event_type.name if self.event_type else None}"
+
+    def __iter__(self) -> Iterator[Any]:
+        raise MapTypeError(f"{self._label}: read events with the events reader, not as a mapping")
+
+    def __len__(self) -> int:
+        return 0
+
+
+class RingBuf(_EventMap):
+    """``BPF_MAP_TYPE_RINGBUF``: ``RingBuf(size, event=T)``; ``size`` a power-of-2 page multiple."""
+
+    map_type = MapType.RINGBUF
+
+    def __init__(self, size: int = 256 * 1024, *, event: Any = None, name: str | None = None,
+                 pin: str | None = None) -> None:
+        if size <= 0 or size & (size - 1) or size % 4096:
+            raise ValueError(f"RingBuf size must be a power of 2 and a multiple of 4096, got {size}")
+        super().__init__(None, None, size, name=name, pin=pin)
+        self.event_type = as_type(event) if event is not None else None
+        self._value = _Codec(self.event_type, self.event_type.size if self.event_type else 0)
+
+    @property
+    def size(self) -> int:
+        return self.max_entries
+
+
+class PerfEventArray(_EventMap):
+    """``BPF_MAP_TYPE_PERF_EVENT_ARRAY``: ``PerfEventArray(event=T)``, one slot per CPU."""
+
+    map_type = MapType.PERF_EVENT_ARRAY
+
+    def __init__(self, *, event: Any = None, max_entries: int = 0, name: str | None = None,
+                 pin: str | None = None) -> None:
+        super().__init__(u32, u32, max_entries, name=name, pin=pin)
+        self.event_type = as_type(event) if event is not None else None
+
+    def create(self) -> Map:
+        if not self.max_entries:
+            self.max_entries = possible_cpus()
+        return super().create()
+
+
+class _GenericMap(Map):
+    """A map of a kind without its own class (reopened by id or pin): bytes in, bytes out."""
+
+    _generic_type = 0
+
+    @property  # type: ignore[override]
+    def map_type(self) -> int:  # type: ignore[override]
+        return self._generic_type
+
