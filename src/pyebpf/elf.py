@@ -10,7 +10,10 @@ either into the same plain-data spec the loader consumes:
 - one :class:`MapSpec` per BTF-defined map in ``.maps`` (or legacy
   ``struct bpf_map_def`` in ``maps``) and per global-data section
   (``.rodata*``, ``.data*``, ``.bss*``);
-- the license, kernel version and the fixed-up ``.BTF``.
+- the license, kernel version and the fixed-up ``.BTF``;
+- ``extra["core_relos"]``: program name -> list of :class:`pyebpf.btf.CoreRelo`
+  whose ``insn_off`` is the instruction index inside that program (resolve
+  each with :func:`pyebpf.btf.core_relocate`).
 
 pyelftools does the ELF parsing; none of its exceptions escape (they become
 :class:`~pyebpf.errors.ELFError`).
@@ -367,22 +370,19 @@ class _Reader:
             if func.contains(rec.insn_off)
         )
 
-    def _core_relos(self) -> dict[str, list[dict[str, object]]]:
-        """CO-RE records per program, insn indexes relative to the program."""
+    def _core_relos(self) -> dict[str, list[_btf.CoreRelo]]:
+        """CO-RE records per program; ``insn_off`` becomes the insn index in the program."""
         assert self.btf_ext is not None
-        out: dict[str, list[dict[str, object]]] = {}
+        out: dict[str, list[_btf.CoreRelo]] = {}
         for section, relos in self.btf_ext.core_relos.items():
             sec = self.by_name.get(section)
             if sec is None:
                 raise self.fail(f".BTF.ext has CO-RE records for missing section {section!r}")
             for relo in relos:
                 func = self._function_at(sec, relo.insn_off)
-                out.setdefault(func.symbol.name, []).append({
-                    "insn": (relo.insn_off - func.start) // INSN_SIZE,
-                    "type_id": relo.type_id,
-                    "access": relo.access,
-                    "kind": relo.kind,
-                })
+                insn = (relo.insn_off - func.start) // INSN_SIZE
+                out.setdefault(func.symbol.name, []).append(
+                    dataclasses.replace(relo, insn_off=insn))
         return out
 
     # -- maps

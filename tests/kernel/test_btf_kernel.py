@@ -18,7 +18,7 @@ from pyebpf.elf import read_object
 pytestmark = pytest.mark.kernel
 
 DATA = Path(__file__).resolve().parent.parent / "data"
-FIXTURES = ["xdp_maps.o", "tp_ringbuf.o", "tailcall.o", "kfunc.o"]
+FIXTURES = ["xdp_maps.o", "tp_ringbuf.o", "tailcall.o", "kfunc.o", "core.o"]
 BPF_BTF_LOAD = 18
 SYS_BPF = {"x86_64": 321, "aarch64": 280}.get(os.uname().machine, 321)
 
@@ -129,3 +129,18 @@ def test_kernel_btf_is_fast_and_lean():
     assert seconds < 0.3  # target 150 ms; slack for a loaded CI machine
     assert extra < 40 << 20
 
+
+
+@needs_kernel_btf
+def test_core_relocate_against_kernel_btf():
+    spec = read_object((DATA / "core.o").read_bytes(), source_name="core.o")
+    local, vmlinux = B.BTF(spec.btf), B.BTF.kernel()
+    values = [B.core_relocate(local, r, vmlinux) for r in spec.extra["core_relos"]["core_prog"]]
+    task = vmlinux.find("task_struct", "struct")
+    assert values == [
+        vmlinux.member_offset("task_struct", "pid"),
+        vmlinux.member_offset("task_struct", "real_parent"),
+        vmlinux.member_offset("task_struct", "tgid"),
+        0,
+        task.size,
+    ]

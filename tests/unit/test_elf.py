@@ -198,3 +198,28 @@ def test_non_bpf_elf_is_rejected():
 
     with pytest.raises(ELFError):
         read_object(Path(sys.executable).resolve().read_bytes()[:1 << 20])
+
+
+def test_core_relocations_per_program():
+    from pyebpf.btf import CoreRelo
+
+    spec = load("core.o")
+    relos = spec.extra["core_relos"]["core_prog"]
+    assert [(r.insn_off, r.type_id, r.kind, r.access) for r in relos] == [
+        (2, 5, 0, "0:0"),  # task->pid: field byte offset
+        (15, 5, 0, "0:2"),  # task->real_parent
+        (22, 5, 0, "0:1"),  # ->tgid
+        (29, 7, 2, "0:0"),  # field exists on task_struct___old
+        (31, 5, 9, "0"),  # type size
+    ]
+    assert all(isinstance(r, CoreRelo) for r in relos)
+
+
+def test_core_relocate_against_local_btf():
+    from pyebpf.btf import BTF, core_relocate
+
+    spec = load("core.o")
+    local = BTF(spec.btf)
+    values = [core_relocate(local, r, local) for r in spec.extra["core_relos"]["core_prog"]]
+    # pid at 0, real_parent at 8, tgid at 4; no_such_field absent; sizeof == 16
+    assert values == [0, 8, 4, 0, 16]
