@@ -74,7 +74,8 @@ def classify_section(section: str) -> tuple[int, int, str, bool]:
     """``(prog_type, expected_attach_type, attach_to, sleepable)`` for a section name.
 
     The one place the ELF reader asks :mod:`pyebpf.sections`; an unknown
-    section gives zeros (the loader reports it when asked to load it).
+    section gives zeros, so objects with custom section names can still be
+    read (the loader reports the unknown section when asked to load it).
     """
     try:
         from pyebpf import sections
@@ -82,9 +83,7 @@ def classify_section(section: str) -> tuple[int, int, str, bool]:
         return 0, 0, "", False
     try:
         info = sections.classify(section)
-    except (KeyError, ValueError, LookupError):
-        return 0, 0, "", False
-    if info is None:
+    except (ELFError, KeyError, ValueError):
         return 0, 0, "", False
     return (
         int(info.prog_type),

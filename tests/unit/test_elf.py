@@ -223,3 +223,19 @@ def test_core_relocate_against_local_btf():
     values = [core_relocate(local, r, local) for r in spec.extra["core_relos"]["core_prog"]]
     # pid at 0, real_parent at 8, tgid at 4; no_such_field absent; sizeof == 16
     assert values == [0, 8, 4, 0, 16]
+
+
+@pytest.mark.parametrize(
+    "fixture, program, expected",
+    [
+        ("xdp_maps.o", "xdp_count", (6, 37, "")),  # XDP, BPF_XDP
+        ("tailcall.o", "entry", (3, 0, "")),  # SCHED_CLS
+        ("tp_ringbuf.o", "on_execve", (5, 0, "syscalls/sys_enter_execve")),  # TRACEPOINT
+        ("kfunc.o", "run", (31, 0, "")),  # SYSCALL
+        ("core.o", "core_prog", (17, 0, "sys_enter")),  # RAW_TRACEPOINT
+        ("xdp_maps.o", "double_it", (0, 0, "")),  # subprogram
+    ],
+)
+def test_program_types_from_section_names(fixture, program, expected):
+    prog = load(fixture).programs[program]
+    assert (prog.prog_type, prog.expected_attach_type, prog.attach_to) == expected

@@ -105,3 +105,33 @@ def test_with_debug_info(tmp_path):
     assert (3, "    return helper(1)") in lines
     assert {li.file for li in prog.line_info} == {str(tmp_path / "prog.py")}
     assert {li.line for li in helper.line_info} <= {5, 6}
+
+
+CALLS_IR = r"""
+target triple = "bpfel"
+define internal i32 @h(i32 %x) noinline section ".text" {
+  %r = add i32 %x, 3
+  ret i32 %r
+}
+define i32 @g(i32 %x) noinline section ".text" {
+  %r = call i32 @h(i32 %x)
+  ret i32 %r
+}
+define i32 @prog(ptr %c) section "xdp" {
+  %v = call i32 @g(i32 1)
+  %w = call i32 @h(i32 %v)
+  ret i32 %w
+}
+"""
+
+
+def test_calls_with_and_without_relocations():
+    # LLVM 22 resolves g -> h (same section) itself: `call -4`, no relocation;
+    # prog -> g uses g's symbol, prog -> h (static) the .text section symbol.
+    spec = read_object(emit(CALLS_IR))
+    assert spec.programs["g"].relocations == (Relocation(0, "call", "h"),)
+    assert spec.programs["prog"].relocations == (
+        Relocation(1, "call", "g"),
+        Relocation(3, "call", "h"),
+    )
+    assert spec.programs["prog"].prog_type == 6  # BPF_PROG_TYPE_XDP
