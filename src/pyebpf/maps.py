@@ -234,6 +234,17 @@ class Map(MutableMapping):
         self._key = _Codec(key_type, key_size)
         self._value = _Codec(value_type, value_size)
 
+    # A map is a kernel object, not a value: identity equality, hashable (the compiler
+    # and loader key dicts by declarations), and always true (``if m:`` must not read
+    # the kernel map, which len() would).
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    __hash__ = object.__hash__
+
+    def __bool__(self) -> bool:
+        return True
+
     # ----------------------------------------------------------------- naming and lifecycle
 
     def _set_name(self, name: str) -> None:

@@ -206,3 +206,9 @@ def test_html_repr(kernel):
     html = m._repr_html_()
     assert html.count("<tr><td>") == 50 and "10 more" in html
     assert "not loaded" in M.HashMap(u32, u32, 1)._repr_html_()
+
+
+def test_maps_are_identity_objects():
+    a, b = M.HashMap(u32, u32, 4), M.HashMap(u32, u32, 4)
+    assert a != b and a == a and len({a, b}) == 2
+    assert bool(a)  # without touching the (unloaded) kernel map
