@@ -1,0 +1,256 @@
+"""Cached probes of what the running kernel supports.
+
+Each probe asks the kernel directly (a two-instruction program, a one-entry
+map) instead of guessing from the version number, and is cached for the
+life of the process.  :func:`require` turns a failed probe into a
+:class:`~pyebpf.errors.NotSupportedError` naming the feature and the kernel
+release that added it.
+
+Probes need the rights to load programs; without them a probe raises the
+:class:`~pyebpf.errors.SyscallError` (EPERM) that says so, except
+:func:`cpu_version`, which falls back to ``"v3"`` so that compiling works
+without privileges.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import functools
+import os
+import re
+import struct
+
+from pyebpf import _native as sys_
+from pyebpf.constants import (
+    BPF_F_MMAPABLE,
+    BPF_F_NO_PREALLOC,
+    BPF_F_SLEEPABLE,
+    AttachType,
+    MapType,
+    ProgramType,
+)
+from pyebpf.errors import NotSupportedError, SyscallError
+
+__all__ = [
+    "kernel_release",
+    "kernel_version",
+    "cpu_version",
+    "has_prog_type",
+    "has_map_type",
+    "has_helper",
+    "has_attach_type",
+    "has_batch_ops",
+    "require",
+]
+
+_INSN = struct.Struct("<BBhi")
+ENOTSUPP = 524  # the kernel-internal "not supported" some commands leak
+
+
+def _insn(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> bytes:
+    return _INSN.pack(code, (src << 4) | dst, off, imm)
+
+
+_MOV0 = _insn(0xB7)  # r0 = 0
+_EXIT = _insn(0x95)
+
+
+def kernel_release() -> str:
+    """``uname -r`` of the running kernel."""
+    return os.uname().release
+
+
+def kernel_version() -> tuple[int, int, int]:
+    """``(major, minor, patch)`` parsed from :func:`kernel_release`."""
+    m = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", kernel_release())
+    if not m:
+        return (0, 0, 0)
+    return (int(m.group(1)), int(m.group(2)), int(m.group(3) or 0))
+
+
+def require(feature: str, ok: bool, since: str | None = None) -> None:
+    """Raise :class:`NotSupportedError` for ``feature`` unless ``ok``.
+
+    >>> require("BPF ring buffers", has_map_type(MapType.RINGBUF), since="5.8")
+    """
+    if not ok:
+        raise NotSupportedError(feature, since, detail=f"running Linux {kernel_release()}")
+
+
+# Program types the kernel only accepts with a matching expected attach type.
+_PROBE_ATTACH = {
+    ProgramType.CGROUP_SOCK_ADDR: AttachType.CGROUP_INET4_CONNECT,
+    ProgramType.CGROUP_SOCKOPT: AttachType.CGROUP_GETSOCKOPT,
+    ProgramType.SK_LOOKUP: AttachType.SK_LOOKUP,
+    ProgramType.NETFILTER: AttachType.NETFILTER,
+}
+# Types that need a kernel BTF target: a probe without one fails even when supported.
+_NEEDS_BTF_TARGET = {ProgramType.TRACING, ProgramType.EXT, ProgramType.LSM,
+                     ProgramType.STRUCT_OPS}
+
+
+def _load(prog_type: int, insns: bytes, expected_attach_type: int = 0) -> None:
+    flags = BPF_F_SLEEPABLE if prog_type == ProgramType.SYSCALL else 0
+    res = sys_.prog_load(prog_type, insns, "GPL", expected_attach_type=expected_attach_type,
+                         prog_flags=flags)
+    sys_.close(res.fd)
+
+
+@functools.cache
+def has_prog_type(prog_type: ProgramType) -> bool:
+    """Whether ``BPF_PROG_LOAD`` knows ``prog_type``."""
+    try:
+        _load(prog_type, _MOV0 + _EXIT, int(_PROBE_ATTACH.get(prog_type, 0)))
+    except sys_.ProgLoadError as exc:
+        if prog_type in _NEEDS_BTF_TARGET:
+            # Known types complain about the missing target (or are refused by
+            # policy); an unknown type is EINVAL before the verifier says anything.
+            return bool(exc.log.strip()) or exc.errno != _errno.EINVAL
+        if exc.errno in (_errno.EINVAL, _errno.E2BIG, ENOTSUPP, _errno.EOPNOTSUPP):
+            return False
+        raise
+    return True
+
+
+@functools.cache
+def has_attach_type(prog_type: ProgramType, attach_type: AttachType) -> bool:
+    """Whether a program of ``prog_type`` loads with ``expected_attach_type=attach_type``."""
+    try:
+        _load(prog_type, _MOV0 + _EXIT, int(attach_type))
+    except sys_.ProgLoadError as exc:
+        if exc.errno in (_errno.EINVAL, ENOTSUPP, _errno.EOPNOTSUPP):
+            return False
+        raise
+    return True
+
+
+_UNKNOWN_HELPER = ("unknown func", "invalid func", "cannot use helper", "not supported")
+
+
+@functools.cache
+def has_helper(prog_type: ProgramType, helper_id: int) -> bool:
+    """Whether programs of ``prog_type`` may call helper ``helper_id`` (``enum bpf_func_id``)."""
+    call = _insn(0x85, imm=helper_id)
+    try:
+        _load(prog_type, call + _MOV0 + _EXIT, int(_PROBE_ATTACH.get(prog_type, 0)))
+    except sys_.ProgLoadError as exc:
+        # Wrong arguments mean the helper exists; only "unknown" means it does not.
+        return not any(text in exc.log for text in _UNKNOWN_HELPER)
+    return True
+
+
+def _tiny_btf() -> bytes:
+    """BTF with one type, ``int`` (id 1): enough for maps that insist on BTF ids."""
+    strings = b"\0int\0"
+    btf_int = struct.pack("<IIII", 1, 1 << 24, 4, (1 << 24) | 32)  # BTF_KIND_INT, signed, 32 bits
+    header = struct.pack("<HBBIIIII", 0xEB9F, 1, 0, 24, 0, len(btf_int), len(btf_int),
+                         len(strings))
+    return header + btf_int + strings
+
+
+_STORAGE_MAPS = {MapType.SK_STORAGE, MapType.INODE_STORAGE, MapType.TASK_STORAGE,
+                 MapType.CGRP_STORAGE}
+
+
+def _map_probe_args(map_type: MapType) -> dict[str, int]:
+    page = os.sysconf("SC_PAGE_SIZE")
+    args = {"key_size": 4, "value_size": 4, "max_entries": 1, "flags": 0}
+    if map_type in (MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER):
+        args["key_size"] = 0
+    elif map_type in (MapType.RINGBUF, MapType.USER_RINGBUF):
+        args.update(key_size=0, value_size=0, max_entries=page)
+    elif map_type == MapType.ARENA:
+        args.update(key_size=0, value_size=0, max_entries=1, flags=BPF_F_MMAPABLE)
+    elif map_type == MapType.LPM_TRIE:
+        args.update(key_size=8, flags=BPF_F_NO_PREALLOC)
+    elif map_type == MapType.STACK_TRACE:
+        args["value_size"] = 8
+    elif map_type in (MapType.CGROUP_STORAGE, MapType.PERCPU_CGROUP_STORAGE):
+        args.update(key_size=8, max_entries=0)
+    elif map_type in _STORAGE_MAPS:
+        args.update(max_entries=0, flags=BPF_F_NO_PREALLOC)
+    return args
+
+
+@functools.cache
+def has_map_type(map_type: MapType) -> bool:
+    """Whether ``BPF_MAP_CREATE`` can create a map of ``map_type``."""
+    map_type = MapType(map_type)
+    if map_type == MapType.STRUCT_OPS:
+        # Needs a kernel struct_ops value type; present when vmlinux BTF lists one.
+        try:
+            with open("/sys/kernel/btf/vmlinux", "rb") as f:
+                return b"bpf_struct_ops_" in f.read()
+        except OSError:
+            return False
+    args = _map_probe_args(map_type)
+    extra: dict[str, int] = {}
+    opened: list[int] = []
+    try:
+        if map_type in (MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS):
+            inner = sys_.map_create(MapType.ARRAY, 4, 4, 1)
+            opened.append(inner)
+            extra["inner_map_fd"] = inner
+        if map_type in _STORAGE_MAPS:
+            btf_fd = sys_.btf_load(_tiny_btf())
+            opened.append(btf_fd)
+            extra.update(btf_fd=btf_fd, btf_key_type_id=1, btf_value_type_id=1)
+        opened.append(sys_.map_create(map_type, args["key_size"], args["value_size"],
+                                      args["max_entries"], flags=args["flags"], **extra))
+    except SyscallError as exc:
+        if exc.errno in (_errno.EINVAL, _errno.E2BIG, ENOTSUPP, _errno.EOPNOTSUPP):
+            return False
+        raise
+    finally:
+        for fd in opened:
+            sys_.close(fd)
+    return True
+
+
+@functools.cache
+def has_batch_ops() -> bool:
+    """Whether ``BPF_MAP_LOOKUP_BATCH`` and friends exist (Linux 5.6)."""
+    fd = sys_.map_create(MapType.HASH, 4, 4, 1)
+    try:
+        sys_.map_lookup_batch(fd, None, 4, 4, 1)
+    except SyscallError as exc:
+        if exc.errno == _errno.EINVAL:
+            return False
+        raise
+    finally:
+        sys_.close(fd)
+    return True
+
+
+def _probe_loads(insns: bytes) -> bool:
+    try:
+        _load(ProgramType.SOCKET_FILTER, insns)
+    except sys_.ProgLoadError as exc:
+        if exc.errno == _errno.EPERM:
+            raise
+        return False
+    return True
+
+
+# v4: r0 = (s8) r1, the sign-extending move (BPF_ALU64 | BPF_MOV | BPF_X with off = 8).
+_V4_PROBE = _insn(0xB7, 1) + _insn(0xBF, 0, 1, off=8) + _EXIT
+# v3: a 32-bit jump (BPF_JMP32 | BPF_JEQ | BPF_K).
+_V3_PROBE = _MOV0 + _insn(0x16, 0, off=0) + _EXIT
+# v2: an unsigned less-than jump (BPF_JMP | BPF_JLT | BPF_K).
+_V2_PROBE = _MOV0 + _insn(0xA5, 0, off=0) + _EXIT
+
+
+@functools.cache
+def cpu_version() -> str:
+    """The newest BPF instruction set the kernel accepts: ``"v4"``, ``"v3"``, ``"v2"`` or ``"v1"``.
+
+    Without the rights to load programs, returns ``"v3"`` (what every
+    kernel pyebpf supports accepts) instead of raising.
+    """
+    try:
+        for version, probe in (("v4", _V4_PROBE), ("v3", _V3_PROBE), ("v2", _V2_PROBE)):
+            if _probe_loads(probe):
+                return version
+    except SyscallError:
+        return "v3"
+    return "v1"
