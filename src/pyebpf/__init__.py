@@ -1,0 +1,137 @@
+"""pyebpf: write eBPF programs in Python.
+
+A decorated function in a restricted subset of Python is compiled in-process
+(llvmlite) to BPF, loaded with the ``bpf()`` system call, attached to a hook,
+and shares typed maps with the Python side::
+
+    import pyebpf as bpf
+    from pyebpf import u32, u64
+
+    counts = bpf.HashMap(u32, u64, max_entries=10240)
+
+    @bpf.tracepoint("syscalls/sys_enter_getpid")
+    def on_getpid(ctx) -> int:
+        counts.increment(u32(bpf.get_current_pid_tgid() >> 32))
+        return 0
+
+    with on_getpid.attach():
+        ...
+        print(dict(counts.items()))
+
+See README.md and docs/ for the guide and the language reference.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .constants import (
+    BPF_ANY,
+    BPF_EXIST,
+    BPF_F_NO_PREALLOC,
+    BPF_NOEXIST,
+    TC_ACT_OK,
+    TC_ACT_PIPE,
+    TC_ACT_RECLASSIFY,
+    TC_ACT_REDIRECT,
+    TC_ACT_SHOT,
+    TC_ACT_STOLEN,
+    TC_ACT_UNSPEC,
+    AttachType,
+    MapType,
+    ProgramType,
+)
+from .errors import (
+    AttachError,
+    BPFError,
+    BTFError,
+    CompileError,
+    ELFError,
+    MapError,
+    NotSupportedError,
+    SyscallError,
+    VerifierError,
+)
+from .lang.decorators import (
+    cgroup_skb,
+    func,
+    raw_tracepoint,
+    socket_filter,
+    tc,
+    tracepoint,
+    xdp,
+)
+from .lang.helpers import HELPERS as _HELPERS
+from .links import Link
+from .maps import (
+    ArrayMap,
+    ArrayOfMaps,
+    BloomFilterMap,
+    HashMap,
+    HashOfMaps,
+    LpmTrieMap,
+    LruHashMap,
+    LruPerCpuHashMap,
+    Map,
+    PerCpuArrayMap,
+    PerCpuHashMap,
+    PerfEventArray,
+    ProgArray,
+    QueueMap,
+    RingBuf,
+    StackMap,
+    StackTraceMap,
+)
+from .programs import CompiledProgram, Object, Program, TestRunResult, compile, load
+from .types import Struct, bool_, char, i8, i16, i32, i64, sizeof, u8, u16, u32, u64
+
+XDP_ABORTED = 0
+XDP_DROP = 1
+XDP_PASS = 2
+XDP_TX = 3
+XDP_REDIRECT = 4
+
+
+def _intrinsic(name: str, doc: str) -> Any:
+    def fn(*args: Any, **kwargs: Any) -> Any:
+        raise BPFError(f"bpf.{name}() runs only inside an eBPF program")
+
+    fn.__name__ = name
+    fn.__doc__ = doc
+    fn.__pyebpf_intrinsic__ = name  # type: ignore[attr-defined]
+    return fn
+
+
+trace_printk = _intrinsic(
+    "trace_printk",
+    'Print to /sys/kernel/tracing/trace: bpf.trace_printk(b"pid %d", pid) (up to 3 values).',
+)
+
+# Every kernel helper is reachable as bpf.<name> (without the bpf_ prefix).
+globals().update({name: h for name, h in _HELPERS.items() if name not in globals()})
+
+__version__ = "0.1.0"
+
+__all__ = [
+    # types
+    "u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "char", "bool_", "Struct", "sizeof",
+    # programs
+    "xdp", "tc", "socket_filter", "cgroup_skb", "tracepoint", "raw_tracepoint", "func",
+    "Program", "CompiledProgram", "TestRunResult", "Object", "Link", "load", "compile",
+    # maps
+    "Map", "HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap",
+    "LruPerCpuHashMap", "LpmTrieMap", "RingBuf", "PerfEventArray", "QueueMap", "StackMap",
+    "BloomFilterMap", "ProgArray", "StackTraceMap", "ArrayOfMaps", "HashOfMaps",
+    # helpers and intrinsics
+    "trace_printk", "get_current_pid_tgid", "get_current_uid_gid", "get_current_comm",
+    "ktime_get_ns", "get_smp_processor_id", "get_prandom_u32",
+    # constants
+    "XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX", "XDP_REDIRECT",
+    "TC_ACT_UNSPEC", "TC_ACT_OK", "TC_ACT_RECLASSIFY", "TC_ACT_SHOT", "TC_ACT_PIPE",
+    "TC_ACT_STOLEN", "TC_ACT_REDIRECT", "BPF_ANY", "BPF_NOEXIST", "BPF_EXIST",
+    "BPF_F_NO_PREALLOC", "MapType", "ProgramType", "AttachType",
+    # errors
+    "BPFError", "CompileError", "VerifierError", "SyscallError", "AttachError", "MapError",
+    "NotSupportedError", "ELFError", "BTFError",
+    "__version__",
+]

@@ -1,0 +1,1350 @@
+"""Python ``ast`` -> typed IR, with every restriction checked at its location.
+
+One ``visit_<Node>`` method per supported statement or expression kind;
+anything else fails loudly at its location with a :class:`CompileError`
+that says what to write instead.  Typing decisions come from
+:mod:`pyebpf.compiler.rules`; this module only applies them.
+
+Values while translating are either typed IR expressions, :class:`Lit`
+(an untyped Python int: a literal or a frozen module global), :class:`Known`
+(a compile-time Python object: a map, a type, the ``bpf`` module, ...) or a
+:class:`Place` (a typed location in memory: a struct field, a map value).
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import contextlib
+import types as pytypes
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from ..lang.contexts import ContextType
+from ..lang.helpers import Helper
+from ..types import (
+    ArrayType,
+    BPFType,
+    IntType,
+    PointerType,
+    Struct,
+    StructType,
+    as_type,
+    bool_,
+    i32,
+    i64,
+    u32,
+    u64,
+)
+from . import rules
+from . import tir as T
+from .source import FunctionSource, Loc, error, type_error
+
+__all__ = ["translate", "Frontend", "Lit", "Known", "Place"]
+
+
+@dataclass(frozen=True)
+class Lit:
+    """An untyped integer known at compile time (a literal or a module global)."""
+
+    value: int
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Known:
+    """A Python object the program names at compile time (map, type, module, helper...)."""
+
+    obj: Any
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Place:
+    """Memory of ``type`` at ``pointer + offset``: a field, an element, a map value."""
+
+    pointer: T.Expr
+    offset: int
+    type: BPFType
+    loc: Loc
+    writable: bool = True
+
+
+Value = Union[T.Expr, Lit, Known, Place]  # noqa: UP007 (a runtime alias)
+
+_BINOPS = {
+    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.FloorDiv: "//", ast.Mod: "%",
+    ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.LShift: "<<", ast.RShift: ">>",
+}
+_CMPOPS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
+_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
+
+
+@dataclass
+class LocalVar:
+    name: str
+    type: BPFType
+    aggregate: bool
+
+
+@dataclass
+class MapUse:
+    """A map the program refers to, under the name it has in the object."""
+
+    name: str
+    map: Any
+
+
+@dataclass
+class Env:
+    """Everything a function may name besides its locals."""
+
+    globals: dict[str, Any]
+    closure: dict[str, Any] = field(default_factory=dict)
+
+    def lookup(self, name: str) -> tuple[bool, Any]:
+        if name in self.closure:
+            return True, self.closure[name]
+        if name in self.globals:
+            return True, self.globals[name]
+        if hasattr(builtins, name):
+            return True, getattr(builtins, name)
+        return False, None
+
+
+class Frontend:
+    """Translate one function; collect the maps it uses into ``self.maps``."""
+
+    def __init__(self, src: FunctionSource, env: Env, ctx_type: ContextType | None,
+                 section: str | None, maps: dict[int, MapUse]) -> None:
+        self.src = src
+        self.env = env
+        self.ctx_type = ctx_type
+        self.section = section
+        self.maps = maps
+        self.locals: dict[str, LocalVar] = {}
+        self.nonnull: set[str] = set()
+        self.pending: list[T.Stmt] = []
+        self.loop_depth = 0
+        self.ctx_name: str | None = None
+        self.temp_counter = 0
+
+    # ------------------------------------------------------------ entry
+
+    def function(self) -> T.Function:
+        fn = self.src.tree
+        loc = self.src.loc(fn)
+        if isinstance(fn, ast.AsyncFunctionDef):
+            error(loc, "async functions cannot be eBPF programs", "write a plain `def`")
+        args = fn.args
+        if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs or args.defaults:
+            error(loc, "programs take exactly one parameter, the context",
+                  "write `def prog(ctx) -> int:`")
+        if len(args.args) != 1:
+            error(loc, f"a program takes one parameter (the context), not {len(args.args)}",
+                  "write `def prog(ctx) -> int:`")
+        self.ctx_name = args.args[0].arg
+        body = self.block(fn.body)
+        if not _terminates(body):
+            body = body + (T.Return(T.Const(i32, loc, 0), loc),)
+        return T.Function(fn.name, self.section, (("ctx", PointerType(None, "ctx")),), i32,
+                          body, loc)
+
+    # ------------------------------------------------------------ statements
+
+    def block(self, stmts: list[ast.stmt]) -> tuple[T.Stmt, ...]:
+        out: list[T.Stmt] = []
+        for node in stmts:
+            if out and _terminates(tuple(out[-1:])):
+                error(self.src.loc(node), "unreachable code after return/break/continue",
+                      "remove it")
+            method = getattr(self, f"visit_{type(node).__name__}", None)
+            if method is None:
+                self._unsupported_stmt(node)
+            produced = method(node)
+            out.extend(self.pending)
+            self.pending = []
+            if produced is not None:
+                out.extend(produced if isinstance(produced, (list, tuple)) else [produced])
+        return tuple(out)
+
+    def _unsupported_stmt(self, node: ast.stmt) -> None:
+        loc = self.src.loc(node)
+        kind = type(node).__name__
+        hints = {
+            "Try": "eBPF has no exceptions: check values and return early instead",
+            "Raise": "eBPF has no exceptions: return an error code instead",
+            "With": "no context managers inside programs",
+            "Global": "programs cannot rebind module globals; use a map or bpf.Global",
+            "Nonlocal": "programs cannot rebind outer variables; use a map",
+            "FunctionDef": "define helper functions at module level with @bpf.func",
+            "ClassDef": "define structs at module level",
+            "Import": "import at module level, outside the program",
+            "ImportFrom": "import at module level, outside the program",
+            "AsyncFor": "no async inside programs",
+            "AsyncWith": "no async inside programs",
+            "Delete": "only `del m[key]` on a map is supported",
+            "Match": "use if/elif/else",
+            "Assert": "check the condition with `if` and return early",
+        }
+        error(loc, f"`{kind}` statements are not supported in eBPF programs",
+              hints.get(kind, "see docs/language.md for the supported subset"))
+
+    def visit_Pass(self, node: ast.Pass) -> None:
+        return None
+
+    def visit_Expr(self, node: ast.Expr) -> T.Stmt | None:
+        if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            return None  # docstring
+        v = self.expr(node.value)
+        if isinstance(v, T.Expr):
+            return T.ExprStmt(v.loc, v)
+        if isinstance(v, _StmtValue):
+            return v.stmt
+        return None
+
+    def visit_Return(self, node: ast.Return) -> T.Stmt:
+        loc = self.src.loc(node)
+        if node.value is None:
+            return T.Return(loc, T.Const(i32, loc, 0))
+        v = self.rvalue(node.value, want=i32)
+        return T.Return(loc, self.convert(v, i32, loc, implicit=True))
+
+    def visit_Assign(self, node: ast.Assign) -> T.Stmt | list[T.Stmt]:
+        loc = self.src.loc(node)
+        if len(node.targets) != 1:
+            error(loc, "chained assignment (a = b = c) is not supported", "assign one at a time")
+        return self.assign(node.targets[0], node.value, None, loc)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> T.Stmt | list[T.Stmt] | None:
+        loc = self.src.loc(node)
+        if not isinstance(node.target, ast.Name):
+            error(loc, "annotations are only allowed on plain local names", "write `x: u32 = ...`")
+        ty = self.type_of_annotation(node.annotation)
+        name = node.target.id
+        if name in self.locals and self.locals[name].type != ty:
+            type_error(loc, f"`{name}` is already a {self.locals[name].type!r}",
+                       "use another name for a value of another type")
+        if node.value is None:
+            return self.declare(name, ty, loc)
+        return self.assign(node.target, node.value, ty, loc)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> T.Stmt | list[T.Stmt]:
+        loc = self.src.loc(node)
+        op = _BINOPS.get(type(node.op))
+        if op is None:
+            self._bad_operator(node.op, loc)
+        target = node.target
+        if isinstance(target, ast.Name):
+            var = self.locals.get(target.id)
+            if var is None:
+                error(loc, f"`{target.id}` is used before it is assigned", "assign it first")
+            if not isinstance(var.type, IntType):
+                type_error(loc, f"`{op}=` needs an integer, `{target.id}` is {var.type!r}")
+            cur = T.Local(var.type, loc, var.name)
+            new = self.binary(op, cur, self.expr(node.value), loc)
+            self.forget(var.name)
+            return T.Assign(loc, var.name, self.convert(new, var.type, loc, implicit=True))
+        place = self.place(target)
+        if not isinstance(place.type, IntType):
+            type_error(loc, f"`{op}=` needs an integer field, this is {place.type!r}")
+        cur = T.Load(place.type, loc, place.pointer, place.offset)
+        new = self.binary(op, cur, self.expr(node.value), loc)
+        return self.store(place, new, loc)
+
+    def assign(self, target: ast.expr, value_node: ast.expr, declared: BPFType | None,
+               loc: Loc) -> T.Stmt | list[T.Stmt]:
+        if isinstance(target, ast.Tuple):
+            error(loc, "tuple unpacking is not supported", "assign each name on its own line")
+        if isinstance(target, ast.Subscript) and self._is_map(target.value):
+            m = self.map_of(target.value)
+            key = self.map_key(m, target.slice)
+            val = self.map_value_arg(m, value_node)
+            return T.MapUpdate(loc, m.name, key, val, T.Const(u64, loc, 0))
+        if isinstance(target, ast.Name):
+            name = target.id
+            if name == self.ctx_name:
+                error(loc, "the context parameter cannot be reassigned", "use another name")
+            v = self.expr(value_node)
+            var = self.locals.get(name)
+            ty = declared or (var.type if var else None)
+            if ty is None:
+                ty = self.infer_type(v, loc)
+            out: list[T.Stmt] = []
+            if var is None:
+                out.extend(self.declare(name, ty, loc))
+            self.forget(name)
+            if isinstance(ty, (StructType, ArrayType)):
+                out.extend(self.aggregate_init(name, ty, v, value_node, loc))
+                return out
+            expr = self.convert(self.to_expr(v, ty, loc), ty, loc, implicit=True)
+            out.append(T.Assign(loc, name, expr))
+            return out
+        if isinstance(target, (ast.Attribute, ast.Subscript)):
+            place = self.place(target)
+            v = self.expr(value_node)
+            if isinstance(place.type, (StructType, ArrayType)):
+                return self.aggregate_store(place, v, value_node, loc)
+            return self.store(place, self.to_expr(v, place.type, loc), loc)
+        error(loc, "cannot assign to this expression", "assign to a local name, a field or m[key]")
+
+    def declare(self, name: str, ty: BPFType, loc: Loc) -> list[T.Stmt]:
+        if name in self.locals:
+            if self.locals[name].type != ty:
+                type_error(loc, f"`{name}` is a {self.locals[name].type!r}, not {ty!r}",
+                           "a local's type is fixed by its first assignment; use another name")
+            return []
+        self.locals[name] = LocalVar(name, ty, isinstance(ty, (StructType, ArrayType)))
+        return [T.Declare(loc, name, ty)]
+
+    def aggregate_init(self, name: str, ty: BPFType, v: Value, node: ast.expr,
+                       loc: Loc) -> list[T.Stmt]:
+        dst = T.AddrOf(PointerType(ty, "stack"), loc, name)
+        return self.aggregate_store(Place(dst, 0, ty, loc), v, node, loc)
+
+    def aggregate_store(self, place: Place, v: Value, node: ast.expr, loc: Loc) -> list[T.Stmt]:
+        dst = self.place_address(place)
+        ty = place.type
+        if isinstance(v, _StructCtor):
+            if v.type != ty:
+                type_error(loc, f"cannot assign a {v.type!r} to a {ty!r}")
+            stmts: list[T.Stmt] = [T.FillBytes(loc, dst, b"", ty.size)]
+            for fname, fnode in v.fields.items():
+                f = ty.by_name[fname]  # type: ignore[union-attr]
+                sub = Place(dst, f.offset, f.type, loc)
+                fv = self.expr(fnode)
+                if isinstance(f.type, (StructType, ArrayType)):
+                    stmts.extend(self.aggregate_store(sub, fv, fnode, self.src.loc(fnode)))
+                else:
+                    stmts.append(self.store(sub, self.to_expr(fv, f.type, loc), loc))
+            return stmts
+        if isinstance(v, Known) and isinstance(v.obj, (bytes, str)) and isinstance(ty, ArrayType):
+            data = v.obj.encode() if isinstance(v.obj, str) else v.obj
+            if not ty.is_bytes:
+                type_error(loc, f"a bytes literal can only initialise a char/u8 array, not {ty!r}")
+            if len(data) > ty.size:
+                type_error(loc, f"{len(data)} bytes do not fit in {ty!r}")
+            return [T.FillBytes(loc, dst, data, ty.size)]
+        if isinstance(v, Place):
+            if v.type != ty:
+                type_error(loc, f"cannot copy a {v.type!r} into a {ty!r}")
+            return [T.CopyBytes(loc, dst, self.place_address(v), ty.size)]
+        if isinstance(v, T.Expr) and isinstance(v.type, PointerType) and v.type.target == ty:
+            self.require_nonnull(v, loc)
+            return [T.CopyBytes(loc, dst, v, ty.size)]
+        type_error(loc, f"cannot assign this value to a {ty!r}",
+                   f"build it with {ty.name}(...) or copy another {ty.name}")
+
+    def store(self, place: Place, value: Value, loc: Loc) -> T.Stmt:
+        if not place.writable:
+            error(loc, "this field is read-only", "only some context fields may be written")
+        expr = self.convert(self.to_expr(value, place.type, loc), place.type, loc, implicit=True)
+        return T.Store(loc, place.pointer, place.offset, expr)
+
+    def visit_If(self, node: ast.If) -> T.Stmt:
+        loc = self.src.loc(node)
+        test = self.condition(node.test)
+        saved = set(self.nonnull)
+        narrowed_true, narrowed_false = self.narrowing(node.test)
+        self.nonnull = saved | narrowed_true
+        body = self.block(node.body)
+        after_body = set(self.nonnull)
+        self.nonnull = saved | narrowed_false
+        orelse = self.block(node.orelse)
+        after_else = set(self.nonnull)
+        body_ends, else_ends = _terminates(body), _terminates(orelse)
+        if body_ends and else_ends:
+            self.nonnull = saved
+        elif body_ends:
+            self.nonnull = after_else
+        elif else_ends:
+            self.nonnull = after_body
+        else:
+            self.nonnull = after_body & after_else
+        return T.If(loc, test, body, orelse)
+
+    def visit_While(self, node: ast.While) -> T.Stmt:
+        loc = self.src.loc(node)
+        if node.orelse:
+            error(loc, "`while ... else` is not supported", "move the else part after the loop")
+        self.forget_assigned(node.body)
+        test = self.condition(node.test)
+        body = self.loop_body(node.body)
+        return T.While(loc, test, body)
+
+    def visit_For(self, node: ast.For) -> T.Stmt:
+        loc = self.src.loc(node)
+        if node.orelse:
+            error(loc, "`for ... else` is not supported", "move the else part after the loop")
+        it = node.iter
+        if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name)
+                and it.func.id == "range" and not it.keywords and 1 <= len(it.args) <= 3):
+            error(self.src.loc(it), "only `for x in range(...)` loops are supported",
+                  "loop over range(n) with a bound the verifier can see, or use bpf.loop()")
+        if not isinstance(node.target, ast.Name):
+            error(self.src.loc(node.target), "the loop variable must be a plain name")
+        args = [self.expr(a) for a in it.args]
+        if len(args) == 1:
+            start: Value = Lit(0, loc)
+            stop = args[0]
+            step = 1
+        else:
+            start, stop = args[0], args[1]
+            step = 1
+            if len(args) == 3:
+                if not isinstance(args[2], Lit) or args[2].value == 0:
+                    error(self.src.loc(it.args[2]), "range() step must be a non-zero constant")
+                step = args[2].value
+        typed = [a.type for a in (start, stop) if isinstance(a, T.Expr)]
+        ty: IntType = i64
+        for t_ in typed:
+            if not isinstance(t_, IntType):
+                type_error(loc, "range() bounds must be integers")
+        if typed:
+            ty = typed[0]  # type: ignore[assignment]
+            for t_ in typed[1:]:
+                ty = rules.arith_result(ty, t_)  # type: ignore[arg-type]
+        name = node.target.id
+        pre = self.declare(name, self.locals[name].type if name in self.locals else ty, loc)
+        var_ty = self.locals[name].type
+        self.pending.extend(pre)
+        self.forget_assigned(node.body)
+        start_e = self.convert(self.to_expr(start, var_ty, loc), var_ty, loc, implicit=True)
+        stop_e = self.convert(self.to_expr(stop, var_ty, loc), var_ty, loc, implicit=True)
+        body = self.loop_body(node.body)
+        return T.ForRange(loc, name, start_e, stop_e, step, body)
+
+    def loop_body(self, stmts: list[ast.stmt]) -> tuple[T.Stmt, ...]:
+        saved = set(self.nonnull)
+        self.loop_depth += 1
+        try:
+            body = self.block(stmts)
+        finally:
+            self.loop_depth -= 1
+        self.nonnull = saved
+        return body
+
+    def visit_Break(self, node: ast.Break) -> T.Stmt:
+        if not self.loop_depth:
+            error(self.src.loc(node), "`break` outside a loop")
+        return T.Break(self.src.loc(node))
+
+    def visit_Continue(self, node: ast.Continue) -> T.Stmt:
+        if not self.loop_depth:
+            error(self.src.loc(node), "`continue` outside a loop")
+        return T.Continue(self.src.loc(node))
+
+    def visit_Delete(self, node: ast.Delete) -> list[T.Stmt]:
+        out: list[T.Stmt] = []
+        for target in node.targets:
+            loc = self.src.loc(target)
+            if not (isinstance(target, ast.Subscript) and self._is_map(target.value)):
+                error(loc, "only `del m[key]` on a map is supported")
+            m = self.map_of(target.value)
+            out.append(T.MapDelete(loc, m.name, self.map_key(m, target.slice)))
+        return out
+
+    # ------------------------------------------------------------ narrowing
+
+    def narrowing(self, test: ast.expr) -> tuple[set[str], set[str]]:
+        """Names known non-null when ``test`` is true / false."""
+        if isinstance(test, ast.Name) and self._nullable_local(test.id):
+            return {test.id}, set()
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            t, f = self.narrowing(test.operand)
+            return f, t
+        if (isinstance(test, ast.Compare) and len(test.ops) == 1
+                and isinstance(test.left, ast.Name) and self._nullable_local(test.left.id)
+                and isinstance(test.comparators[0], ast.Constant)
+                and test.comparators[0].value is None):
+            name = test.left.id
+            if isinstance(test.ops[0], (ast.IsNot, ast.NotEq)):
+                return {name}, set()
+            if isinstance(test.ops[0], (ast.Is, ast.Eq)):
+                return set(), {name}
+        if isinstance(test, ast.BoolOp):
+            parts = [self.narrowing(v) for v in test.values]
+            if isinstance(test.op, ast.And):
+                return set().union(*(p[0] for p in parts)), set()
+            return set(), set().union(*(p[1] for p in parts))
+        return set(), set()
+
+    def _nullable_local(self, name: str) -> bool:
+        var = self.locals.get(name)
+        return var is not None and isinstance(var.type, PointerType) and var.type.nullable
+
+    def forget(self, name: str) -> None:
+        self.nonnull.discard(name)
+
+    def forget_assigned(self, body: list[ast.stmt]) -> None:
+        for node in ast.walk(ast.Module(body=body, type_ignores=[])):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                self.nonnull.discard(node.id)
+
+    def require_nonnull(self, e: T.Expr, loc: Loc) -> None:
+        if isinstance(e.type, PointerType) and e.type.nullable:
+            name = e.name if isinstance(e, T.Local) else None
+            if name is None or name not in self.nonnull:
+                what = f"`{name}`" if name else "this pointer"
+                error(loc, f"{what} may be None here",
+                      f"check it first: `if {name or 'p'} is None: return ...` "
+                      f"(map lookups, ring-buffer reservations and ctx.header() can fail)")
+
+    # ------------------------------------------------------------ expressions
+
+    def expr(self, node: ast.expr) -> Value:
+        method = getattr(self, f"expr_{type(node).__name__}", None)
+        if method is None:
+            loc = self.src.loc(node)
+            kind = type(node).__name__
+            hints = {
+                "List": "eBPF programs have no lists: use a fixed array (u32[8]) or a map",
+                "Dict": "eBPF programs have no dicts: use a map (bpf.HashMap)",
+                "Set": "eBPF programs have no sets: use a map (bpf.HashMap)",
+                "ListComp": "no comprehensions: write a for loop over range()",
+                "SetComp": "no comprehensions: write a for loop over range()",
+                "DictComp": "no comprehensions: write a for loop over range()",
+                "GeneratorExp": "no generators: write a for loop over range()",
+                "Lambda": "no lambdas: define a @bpf.func at module level",
+                "JoinedStr": "no f-strings: use bpf.trace_printk(b\"fmt %d\", x)",
+                "Await": "no async inside programs",
+                "Yield": "programs cannot be generators",
+                "YieldFrom": "programs cannot be generators",
+                "Starred": "no argument unpacking",
+                "NamedExpr": "assign on its own line",
+                "Slice": "no slices: index with a constant",
+            }
+            error(loc, f"{_describe(node)} is not supported in eBPF programs",
+                  hints.get(kind, "see docs/language.md for the supported subset"))
+        return method(node)
+
+    def expr_Constant(self, node: ast.Constant) -> Value:
+        loc = self.src.loc(node)
+        v = node.value
+        if isinstance(v, bool):
+            return T.Const(bool_, loc, int(v))
+        if isinstance(v, int):
+            return Lit(v, loc)
+        if isinstance(v, bytes):
+            return Known(v, loc)
+        if v is None:
+            return Known(None, loc)
+        if isinstance(v, float):
+            error(loc, "floating point is not available in eBPF",
+                  "use integers (scale by 1000, or use // for division)")
+        if isinstance(v, str):
+            error(loc, "str values are not supported in eBPF programs",
+                  'use a bytes literal (b"...") for char arrays and format strings')
+        error(loc, f"constant {v!r} is not supported")
+
+    def expr_Name(self, node: ast.Name) -> Value:
+        loc = self.src.loc(node)
+        name = node.id
+        if name == self.ctx_name:
+            return T.Local(PointerType(None, "ctx"), loc, "ctx")
+        var = self.locals.get(name)
+        if var is not None:
+            if var.aggregate:
+                return Place(T.AddrOf(PointerType(var.type, "stack"), loc, name), 0, var.type, loc)
+            ty = var.type
+            if isinstance(ty, PointerType) and ty.nullable and name in self.nonnull:
+                ty = PointerType(ty.target, ty.kind, nullable=False)
+            return T.Local(ty, loc, name)
+        found, obj = self.env.lookup(name)
+        if not found:
+            error(loc, f"name `{name}` is not defined",
+                  "define it at module level (a map, a constant, a struct) or assign it first")
+        return self.known(obj, loc, name)
+
+    def known(self, obj: Any, loc: Loc, name: str = "") -> Value:
+        if isinstance(obj, bool):
+            return T.Const(bool_, loc, int(obj))
+        if isinstance(obj, int):
+            return Lit(int(obj), loc)
+        if isinstance(obj, float):
+            error(loc, f"`{name}` is a float; floating point is not available in eBPF",
+                  "use an integer constant")
+        return Known(obj, loc)
+
+    def expr_Attribute(self, node: ast.Attribute) -> Value:
+        loc = self.src.loc(node)
+        base = self.expr(node.value)
+        attr = node.attr
+        if isinstance(base, Known):
+            obj = base.obj
+            if isinstance(obj, pytypes.ModuleType) or _is_namespace(obj):
+                if not hasattr(obj, attr):
+                    error(loc, f"`{_dotted(node)}` does not exist",
+                          "check the name (helpers are bpf.<name> without the bpf_ prefix)")
+                return self.known(getattr(obj, attr), loc, _dotted(node))
+            if _is_map_obj(obj):
+                return Known(_BoundMapMethod(obj, attr), loc)
+            if isinstance(obj, type) and issubclass(obj, Struct) or isinstance(obj, IntType):
+                error(loc, f"`{_dotted(node)}`: types have no attributes inside programs")
+            error(loc, f"cannot read attribute `{attr}` of {type(obj).__name__} in a program")
+        if isinstance(base, T.Expr) and isinstance(base.type, PointerType) and base.type.kind == "ctx":
+            return self.ctx_attribute(base, attr, loc)
+        place = self.as_place(base, loc)
+        if place is not None:
+            return self.field_place(place, attr, loc)
+        error(loc, f"`.{attr}` needs a struct, a struct pointer or the context",
+              "fields can be read from structs, map values and ctx")
+
+    def ctx_attribute(self, ctx: T.Expr, attr: str, loc: Loc) -> Value:
+        assert self.ctx_type is not None
+        if attr == "header":
+            return Known(_CtxMethod("header"), loc)
+        f = self.ctx_type.field(attr)
+        if f is None:
+            names = ", ".join(sorted(self.ctx_type.fields)) or "(none)"
+            error(loc, f"the {self.ctx_type.name} context has no field `{attr}`",
+                  f"fields: {names}")
+        if f.kind in ("packet", "packet_end"):
+            if not self.ctx_type.packet_access:
+                error(loc, f"this program type cannot access packet memory via ctx.{attr}",
+                      "use bpf.skb_load_bytes(ctx, offset, buf)")
+            kind = "packet_end" if f.kind == "packet_end" else "packet"
+            return T.CtxPacketPtr(PointerType(None, kind), loc, ctx, f.offset)
+        if f.kind == "data_loc":
+            return T.DataLocPtr(PointerType(None, "mem"), loc, ctx, f.offset)
+        return Place(ctx, f.offset, f.type, loc, writable=f.writable)
+
+    def field_place(self, place: Place, attr: str, loc: Loc) -> Place:
+        st = place.type
+        if not isinstance(st, StructType):
+            error(loc, f"`.{attr}`: a {st!r} has no fields")
+        f = st.by_name.get(attr)
+        if f is None:
+            error(loc, f"struct {st.name} has no field `{attr}`",
+                  f"fields: {', '.join(x.name for x in st.fields)}")
+        return Place(place.pointer, place.offset + f.offset, f.type, loc, place.writable)
+
+    def as_place(self, v: Value, loc: Loc) -> Place | None:
+        """A Place for a struct/array value or a pointer to one."""
+        if isinstance(v, Place):
+            return v
+        if isinstance(v, T.Expr) and isinstance(v.type, PointerType) and v.type.target is not None:
+            if False:
+                return None
+            self.require_nonnull(v, loc)
+            return Place(v, 0, v.type.target, loc)
+        return None
+
+    def place(self, node: ast.expr) -> Place:
+        loc = self.src.loc(node)
+        v = self.expr(node)
+        if isinstance(v, Place):
+            return v
+        error(loc, "cannot assign to this expression", "assign to a local, a field or m[key]")
+
+    def place_address(self, place: Place) -> T.Expr:
+        ptr = place.pointer
+        if place.offset == 0:
+            return ptr
+        return T.PtrAdd(PointerType(place.type, "stack" if isinstance(ptr, T.AddrOf) else
+                                    getattr(ptr.type, "kind", "mem")),
+                        place.loc, ptr, T.Const(u64, place.loc, place.offset))
+
+    def expr_Subscript(self, node: ast.Subscript) -> Value:
+        loc = self.src.loc(node)
+        if self._is_map(node.value):
+            error(loc, "reading m[key] inside a program is not supported",
+                  "use m.get(key, default) for a copy, or m.lookup(key) for a pointer")
+        base = self.expr(node.value)
+        idx = self.expr(node.slice)
+        if isinstance(base, T.Expr) and isinstance(base.type, PointerType) and \
+                base.type.kind in ("packet", "packet_end"):
+            error(loc, "packet read without a bounds check",
+                  "use h = ctx.header(T, offset) and check `if h is None: return ...`")
+        place = self.as_place(base, loc)
+        if place is None:
+            error(loc, "only arrays and pointers can be indexed")
+        if isinstance(place.type, ArrayType):
+            elem, length = place.type.elem, place.type.length
+        elif place.offset == 0 and isinstance(base, T.Expr):
+            elem, length = place.type, 1
+        else:
+            error(loc, f"a {place.type!r} cannot be indexed")
+        if not isinstance(idx, Lit):
+            error(self.src.loc(node.slice), "array indexes must be constants here",
+                  "index with a literal or a module-level constant")
+        if not 0 <= idx.value < length:
+            error(self.src.loc(node.slice), f"index {idx.value} is out of range for {length} elements")
+        return Place(place.pointer, place.offset + idx.value * elem.size, elem, loc, place.writable)
+
+    def expr_UnaryOp(self, node: ast.UnaryOp) -> Value:
+        loc = self.src.loc(node)
+        v = self.expr(node.operand)
+        if isinstance(node.op, ast.Not):
+            return T.Unary(bool_, loc, "not", self.truth(v, loc))
+        if isinstance(node.op, ast.UAdd):
+            return v
+        op = "-" if isinstance(node.op, ast.USub) else "~"
+        if isinstance(v, Lit):
+            return Lit(-v.value if op == "-" else ~v.value, loc)
+        e = self.int_expr(v, loc)
+        t = rules.plain(e.type)  # type: ignore[arg-type]
+        return T.Unary(t, loc, op, self.convert(e, t, loc))
+
+    def expr_BinOp(self, node: ast.BinOp) -> Value:
+        loc = self.src.loc(node)
+        op = _BINOPS.get(type(node.op))
+        if op is None:
+            self._bad_operator(node.op, loc)
+        left, right = self.expr(node.left), self.expr(node.right)
+        if op in ("+", "-") and isinstance(left, T.Expr) and isinstance(left.type, PointerType):
+            return self.pointer_arith(op, left, right, loc)
+        return self.binary(op, left, right, loc)
+
+    def _bad_operator(self, op: ast.AST, loc: Loc) -> None:
+        if isinstance(op, ast.Div):
+            error(loc, "`/` gives a float; eBPF has integers only", "use `//`")
+        if isinstance(op, ast.Pow):
+            error(loc, "`**` is not supported", "multiply, or shift for powers of two")
+        if isinstance(op, ast.MatMult):
+            error(loc, "`@` is not supported")
+        error(loc, f"operator {type(op).__name__} is not supported")
+
+    def pointer_arith(self, op: str, ptr: T.Expr, off: Value, loc: Loc) -> T.Expr:
+        if op == "-":
+            if isinstance(off, Lit):
+                off = Lit(-off.value, loc)
+            else:
+                error(loc, "only constant offsets can be subtracted from a pointer")
+        off_e = self.convert(self.to_expr(off, u64, loc), u64, loc)
+        pt = ptr.type
+        assert isinstance(pt, PointerType)
+        self.require_nonnull(ptr, loc)
+        return T.PtrAdd(PointerType(None, pt.kind), loc, ptr, off_e)
+
+    def binary(self, op: str, left: Value, right: Value, loc: Loc) -> Value:
+        if isinstance(left, Lit) and isinstance(right, Lit):
+            return Lit(_fold(op, left.value, right.value, loc), loc)
+        if op in rules.SHIFT_OPS:
+            l_e = self.int_expr(left, loc) if not isinstance(left, Lit) else None
+            ty = rules.plain(l_e.type) if l_e is not None else rules.literal_type(left.value)  # type: ignore[union-attr,arg-type]
+            l_e = self.convert(self.to_expr(left, ty, loc), ty, loc)
+            if isinstance(right, Lit):
+                r_e: T.Expr = T.Const(ty, loc, ty.wrap(right.value))
+                if right.value < 0 or right.value >= ty.bits:
+                    r_e = T.Const(u64, loc, right.value & 0xFFFFFFFFFFFFFFFF)
+            else:
+                r_e = self.int_expr(right, loc)
+            return T.Binary(ty, loc, op, l_e, r_e)
+        if isinstance(left, Lit) or isinstance(right, Lit):
+            typed, lit = (right, left) if isinstance(left, Lit) else (left, right)
+            e = self.int_expr(typed, loc)
+            ty = rules.plain(e.type)  # type: ignore[arg-type]
+            if op in ("//", "%") and not rules.literal_fits(lit.value, ty):  # type: ignore[union-attr]
+                type_error(loc, f"{lit.value} does not fit in {ty!r}",  # type: ignore[union-attr]
+                           "cast the other operand to a wider type, e.g. i64(...)")
+            c = T.Const(ty, loc, ty.wrap(lit.value))  # type: ignore[union-attr]
+            e = self.convert(e, ty, loc)
+            lhs, rhs = (c, e) if isinstance(left, Lit) else (e, c)
+            return T.Binary(ty, loc, op, lhs, rhs)
+        l_e, r_e = self.int_expr(left, loc), self.int_expr(right, loc)
+        ty = rules.arith_result(l_e.type, r_e.type)  # type: ignore[arg-type]
+        return T.Binary(ty, loc, op, self.convert(l_e, ty, loc), self.convert(r_e, ty, loc))
+
+    def expr_Compare(self, node: ast.Compare) -> Value:
+        loc = self.src.loc(node)
+        parts: list[T.Expr] = []
+        left_node = node.left
+        left = self.expr(left_node)
+        for op_node, right_node in zip(node.ops, node.comparators):
+            right = self.expr(right_node)
+            parts.append(self.compare(op_node, left, right, loc))
+            if len(node.ops) > 1 and not _simple(right_node):
+                error(self.src.loc(right_node), "chained comparisons need simple middle operands",
+                      "split it: `a < b and b < c`")
+            left = right
+        if len(parts) == 1:
+            return parts[0]
+        return T.Logical(bool_, loc, "and", tuple(parts))
+
+    def compare(self, op_node: ast.cmpop, left: Value, right: Value, loc: Loc) -> T.Expr:
+        if isinstance(op_node, (ast.Is, ast.IsNot)):
+            if not (isinstance(right, Known) and right.obj is None):
+                error(loc, "`is` is only supported as `is None` / `is not None`", "use == for integers")
+            if not (isinstance(left, T.Expr) and isinstance(left.type, PointerType)):
+                error(loc, "only pointers (map lookups, reservations, headers) can be None")
+            t = T.Truth(bool_, loc, left)
+            return t if isinstance(op_node, ast.IsNot) else T.Unary(bool_, loc, "not", t)
+        if isinstance(op_node, (ast.In, ast.NotIn)):
+            error(loc, "`in` is not supported inside programs",
+                  "use m.lookup(key) is not None for maps")
+        op = _CMPOPS[type(op_node)]
+        if isinstance(right, Known) and right.obj is None:
+            error(loc, f"compare with None using `is`/`is not`, not `{op}`")
+        if isinstance(left, Lit) and isinstance(right, Lit):
+            return T.Const(bool_, loc, int(rules.compare(op, left.value, right.value)))
+        if isinstance(left, T.Expr) and isinstance(left.type, PointerType) or \
+                isinstance(right, T.Expr) and isinstance(right.type, PointerType):
+            if not (isinstance(left, T.Expr) and isinstance(right, T.Expr)
+                    and isinstance(left.type, PointerType) and isinstance(right.type, PointerType)):
+                type_error(loc, "a pointer can only be compared with another pointer")
+            return T.Compare(bool_, loc, op, left, right)
+        if isinstance(left, Lit) or isinstance(right, Lit):
+            if isinstance(left, Lit):
+                left, right, op = right, left, _FLIP[op]
+            e = self.int_expr(left, loc)
+            ty = rules.plain(e.type)  # type: ignore[arg-type]
+            lit = right.value  # type: ignore[union-attr]
+            if not rules.literal_fits(lit, ty):
+                wide = rules.compare_type(ty, rules.literal_type(lit))
+                if wide is None or not rules.literal_fits(lit, wide):
+                    # Every value of ty is on one side of the literal.
+                    below = lit < ty.min
+                    result = {"==": False, "!=": True, "<": below, "<=": below,
+                              ">": not below, ">=": not below}[op]
+                    return T.Const(bool_, loc, int(result))
+                ty = wide
+            return T.Compare(bool_, loc, op, self.convert(e, ty, loc), T.Const(ty, loc, lit))
+        l_e, r_e = self.int_expr(left, loc), self.int_expr(right, loc)
+        ty = rules.compare_type(l_e.type, r_e.type)  # type: ignore[arg-type]
+        if ty is None:
+            type_error(loc, f"comparing {l_e.type!r} with {r_e.type!r} mixes signed and unsigned",
+                       f"cast one side, e.g. {r_e.type!r}(x) or i64(x)")
+        return T.Compare(bool_, loc, op, self.convert(l_e, ty, loc), self.convert(r_e, ty, loc))
+
+    def expr_BoolOp(self, node: ast.BoolOp) -> Value:
+        loc = self.src.loc(node)
+        op = "and" if isinstance(node.op, ast.And) else "or"
+        saved = set(self.nonnull)
+        values: list[Value] = []
+        for v_node in node.values:
+            values.append(self.expr(v_node))
+            t, f = self.narrowing(v_node)
+            self.nonnull |= t if op == "and" else f
+        self.nonnull = saved
+        if all(isinstance(v, T.Expr) and v.type == bool_ for v in values):
+            return T.Logical(bool_, loc, op, tuple(values))  # type: ignore[arg-type]
+        if all(not isinstance(v, Known) for v in values) and all(_simple(n) for n in node.values):
+            # Python's value semantics: `a or b` is a if a else b (operands are side-effect free).
+            exprs = [self.int_expr(v, loc) if not isinstance(v, Lit) else v for v in values]
+            typed = [e.type for e in exprs if isinstance(e, T.Expr)]
+            ty = typed[0]
+            for t_ in typed[1:]:
+                ty = rules.arith_result(ty, t_)  # type: ignore[arg-type]
+            conv = [self.convert(self.to_expr(e, ty, loc), ty, loc) for e in exprs]
+            result = conv[-1]
+            for e in reversed(conv[:-1]):
+                test = T.Truth(bool_, loc, e)
+                result = T.Conditional(ty, loc, test, e, result) if op == "or" else \
+                    T.Conditional(ty, loc, test, result, e)
+            return result
+        return T.Logical(bool_, loc, op, tuple(self.truth(v, loc) for v in values))
+
+    def expr_IfExp(self, node: ast.IfExp) -> Value:
+        loc = self.src.loc(node)
+        test = self.condition(node.test)
+        t, f = self.narrowing(node.test)
+        saved = set(self.nonnull)
+        self.nonnull = saved | t
+        body = self.expr(node.body)
+        self.nonnull = saved | f
+        orelse = self.expr(node.orelse)
+        self.nonnull = saved
+        if isinstance(body, Lit) and isinstance(orelse, Lit):
+            ty: BPFType = rules.literal_type(max(body.value, orelse.value))
+        elif isinstance(body, Lit):
+            ty = self.scalar(orelse, loc).type
+        elif isinstance(orelse, Lit):
+            ty = self.scalar(body, loc).type
+        else:
+            bt, ot = self.scalar(body, loc).type, self.scalar(orelse, loc).type
+            if isinstance(bt, IntType) and isinstance(ot, IntType):
+                ty = bt if bt == ot else rules.arith_result(bt, ot)
+            elif bt == ot:
+                ty = bt
+            else:
+                type_error(loc, f"the two branches have different types ({bt!r}, {ot!r})",
+                           "cast one branch")
+        b = self.convert(self.to_expr(body, ty, loc), ty, loc)
+        o = self.convert(self.to_expr(orelse, ty, loc), ty, loc)
+        return T.Conditional(ty, loc, test, b, o)
+
+    def expr_Call(self, node: ast.Call) -> Value:
+        loc = self.src.loc(node)
+        callee = self.expr(node.func)
+        if not isinstance(callee, Known):
+            error(loc, "only helpers, map methods, casts and @bpf.func functions can be called")
+        obj = callee.obj
+        if isinstance(obj, _BoundMapMethod):
+            return self.map_method(obj, node, loc)
+        if isinstance(obj, _CtxMethod):
+            return self.ctx_header(node, loc)
+        if isinstance(obj, IntType):
+            return self.cast(obj, node, loc)
+        if isinstance(obj, type) and issubclass(obj, Struct) and obj is not Struct:
+            return self.struct_ctor(obj, node, loc)
+        if isinstance(obj, Helper):
+            return self.helper_call(obj, node, loc)
+        if obj is bool:
+            self._no_keywords(node, loc)
+            if len(node.args) != 1:
+                error(loc, "bool() takes one argument")
+            return self.truth(self.expr(node.args[0]), loc)
+        special = getattr(obj, "__pyebpf_intrinsic__", None)
+        if special == "trace_printk":
+            return self.trace_printk(node, loc)
+        if obj is len or obj is print or obj is range:
+            hint = {len: "use the array size (a constant)",
+                    print: 'use bpf.trace_printk(b"fmt %d", x)',
+                    range: "range() is only for `for` loops"}[obj]
+            error(loc, f"`{obj.__name__}()` is not available in eBPF programs", hint)
+        name = getattr(obj, "__name__", type(obj).__name__)
+        error(loc, f"`{name}` cannot be called inside an eBPF program",
+              "call helpers as bpf.<helper>(...), or mark the function with @bpf.func")
+
+    def _no_keywords(self, node: ast.Call, loc: Loc) -> None:
+        if node.keywords:
+            error(loc, "keyword arguments are not supported here")
+
+    def cast(self, ty: IntType, node: ast.Call, loc: Loc) -> T.Expr:
+        self._no_keywords(node, loc)
+        if len(node.args) != 1:
+            error(loc, f"{ty!r}() takes one argument")
+        v = self.expr(node.args[0])
+        if isinstance(v, Lit):
+            return T.Const(ty, loc, ty.wrap(v.value))
+        e = self.scalar(v, loc)
+        if isinstance(e.type, PointerType):
+            if ty.size != 8:
+                type_error(loc, "a pointer can only be cast to u64 or i64")
+            self.require_nonnull(e, loc)
+            return T.Cast(ty, loc, e)
+        if ty.is_bool:
+            return T.Truth(bool_, loc, e)
+        return T.Cast(ty, loc, e) if e.type != ty else e
+
+    def struct_ctor(self, cls: type[Struct], node: ast.Call, loc: Loc) -> Value:
+        if node.args:
+            error(loc, f"{cls.__name__}(...) takes keyword arguments only",
+                  f"write {cls.__name__}(field=value, ...)")
+        st = cls.__bpf_type__
+        fields = {}
+        for kw in node.keywords:
+            if kw.arg is None or kw.arg not in st.by_name:
+                error(self.src.loc(kw.value), f"struct {st.name} has no field `{kw.arg}`",
+                      f"fields: {', '.join(f.name for f in st.fields)}")
+            fields[kw.arg] = kw.value
+        return _StructCtor(st, fields, loc)
+
+    def ctx_header(self, node: ast.Call, loc: Loc) -> T.Expr:
+        assert self.ctx_type is not None
+        if not self.ctx_type.packet_access:
+            error(loc, "this program type has no direct packet access",
+                  "use bpf.skb_load_bytes(ctx, offset, buf)")
+        if len(node.args) != 2 or node.keywords:
+            error(loc, "ctx.header() takes a header type and an offset", "ctx.header(EthHdr, 0)")
+        ty_v = self.expr(node.args[0])
+        if not isinstance(ty_v, Known):
+            error(loc, "the first argument of ctx.header() must be a header type")
+        ty = self.type_from_object(ty_v.obj, self.src.loc(node.args[0]))
+        off = self.expr(node.args[1])
+        off_e = self.convert(self.to_expr(off, u64, loc), u64, loc)
+        ctx = T.Local(PointerType(None, "ctx"), loc, "ctx")
+        fdata, fend = self.ctx_type.fields["data"], self.ctx_type.fields["data_end"]
+        data = T.CtxPacketPtr(PointerType(None, "packet"), loc, ctx, fdata.offset)
+        end = T.CtxPacketPtr(PointerType(None, "packet_end"), loc, ctx, fend.offset)
+        return T.HeaderPtr(PointerType(ty, "packet", nullable=True), loc, data, end, off_e, ty.size)
+
+    def helper_call(self, h: Helper, node: ast.Call, loc: Loc) -> T.Expr:
+        self._no_keywords(node, loc)
+        user_args = h.user_args
+        if len(node.args) != len(user_args):
+            error(loc, f"bpf.{h.name}() takes {len(user_args)} argument(s), got {len(node.args)}",
+                  f"arguments: {', '.join(user_args) or 'none'}")
+        args: list[T.Expr] = []
+        it = iter(node.args)
+        last_size = 0
+        for kind in h.args:
+            if kind == "size":
+                args.append(T.Const(u32, loc, last_size))
+                continue
+            a_node = next(it)
+            a_loc = self.src.loc(a_node)
+            v = self.expr(a_node)
+            if kind == "ctx":
+                if not (isinstance(v, T.Expr) and isinstance(v.type, PointerType) and v.type.kind == "ctx"):
+                    type_error(a_loc, f"bpf.{h.name}() needs the program's context here")
+                args.append(v)
+            elif kind == "map":
+                if not (isinstance(v, Known) and _is_map_obj(v.obj)):
+                    type_error(a_loc, f"bpf.{h.name}() needs a map here")
+                m = self.use_map(v.obj, a_loc)
+                args.append(T.MapRef(PointerType(None, "map"), a_loc, m.name))
+            elif kind == "buf":
+                place = self.as_place(v, a_loc)
+                if place is None or not isinstance(place.type, (ArrayType, StructType)):
+                    type_error(a_loc, f"bpf.{h.name}() needs a local array or struct to write into",
+                               "declare one first, e.g. `buf: char[16]`")
+                last_size = place.type.size
+                args.append(self.place_address(place))
+            elif kind == "ptr":
+                if isinstance(v, Place) and isinstance(v.type, (ArrayType, StructType)):
+                    args.append(self.place_address(v))
+                elif isinstance(v, T.Expr) and isinstance(v.type, PointerType):
+                    self.require_nonnull(v, a_loc)
+                    args.append(v)
+                else:
+                    args.append(self.convert(self.to_expr(v, u64, a_loc), u64, a_loc))
+            else:
+                ty = {"u64": u64, "u32": u32, "i32": i32, "i64": i64}[kind]
+                args.append(self.convert(self.to_expr(v, ty, a_loc), ty, a_loc, implicit=True))
+        ret: BPFType
+        if h.returns == "ptr":
+            ret = PointerType(None, "mem", nullable=True)
+        elif h.returns == "void":
+            ret = u64
+        else:
+            ret = {"u64": u64, "u32": u32, "i32": i32, "i64": i64}[h.returns]
+        return T.HelperCall(ret, loc, h.name, h.id, tuple(args))
+
+    def trace_printk(self, node: ast.Call, loc: Loc) -> T.Expr:
+        self._no_keywords(node, loc)
+        if not node.args:
+            error(loc, 'bpf.trace_printk() needs a format: bpf.trace_printk(b"x=%d", x)')
+        fmt = self.expr(node.args[0])
+        if not (isinstance(fmt, Known) and isinstance(fmt.obj, bytes)):
+            error(self.src.loc(node.args[0]), "the format must be a bytes literal", 'b"pid %d\\n"')
+        data = fmt.obj + b"\0"
+        values = [self.convert(self.to_expr(self.expr(a), u64, loc), u64, loc)
+                  for a in node.args[1:]]
+        if len(values) > 3:
+            error(loc, "bpf.trace_printk() takes at most 3 values", "split the message")
+        name = self.temp(ArrayType(_char(), len(data)), loc)
+        buf = T.AddrOf(PointerType(None, "stack"), loc, name)
+        self.pending.append(T.FillBytes(loc, buf, data, len(data)))
+        args = (buf, T.Const(u32, loc, len(data)), *values)
+        return T.HelperCall(i64, loc, "trace_printk", 6, args)
+
+    def temp(self, ty: BPFType, loc: Loc) -> str:
+        self.temp_counter += 1
+        name = f"__tmp{self.temp_counter}"
+        self.pending.extend(self.declare(name, ty, loc))
+        return name
+
+    # ------------------------------------------------------------ maps
+
+    def _is_map(self, node: ast.expr) -> bool:
+        if isinstance(node, ast.Name) and node.id not in self.locals:
+            found, obj = self.env.lookup(node.id)
+            return found and _is_map_obj(obj)
+        if isinstance(node, ast.Attribute):
+            try:
+                v = self.expr(node)
+            except Exception:
+                return False
+            return isinstance(v, Known) and _is_map_obj(v.obj)
+        return False
+
+    def map_of(self, node: ast.expr) -> MapUse:
+        v = self.expr(node)
+        assert isinstance(v, Known)
+        return self.use_map(v.obj, self.src.loc(node))
+
+    def use_map(self, m: Any, loc: Loc) -> MapUse:
+        use = self.maps.get(id(m))
+        if use is None:
+            name = getattr(m, "name", None) or self._global_name(m)
+            if name is None:
+                error(loc, "this map has no name", "declare it at module level or pass name=...")
+            use = MapUse(name, m)
+            self.maps[id(m)] = use
+        return use
+
+    def _global_name(self, m: Any) -> str | None:
+        for scope in (self.env.closure, self.env.globals):
+            for k, v in scope.items():
+                if v is m:
+                    return k
+        return None
+
+    def map_key(self, m: MapUse, node: ast.expr) -> T.Expr:
+        return self.map_arg(m.map.key_type, node, "key")
+
+    def map_value_arg(self, m: MapUse, node: ast.expr) -> T.Expr:
+        return self.map_arg(m.map.value_type, node, "value")
+
+    def map_arg(self, ty: BPFType, node: ast.expr, what: str) -> T.Expr:
+        loc = self.src.loc(node)
+        v = self.expr(node)
+        if isinstance(ty, (StructType, ArrayType)):
+            if isinstance(v, _StructCtor) or isinstance(v, Known) and isinstance(v.obj, bytes):
+                name = self.temp(ty, loc)
+                self.pending.extend(self.aggregate_init(name, ty, v, node, loc))
+                return T.AddrOf(PointerType(ty, "stack"), loc, name)
+            place = self.as_place(v, loc)
+            if place is None or place.type != ty:
+                type_error(loc, f"the map's {what} is a {ty!r}",
+                           f"pass a {ty!r} (a local built with {ty.name}(...))")
+            return self.place_address(place)
+        if not isinstance(ty, IntType):
+            type_error(loc, f"unsupported map {what} type {ty!r}")
+        return self.convert(self.to_expr(v, ty, loc), ty, loc, implicit=True)
+
+    def map_method(self, bm: _BoundMapMethod, node: ast.Call, loc: Loc) -> Value:
+        m = self.use_map(bm.map, loc)
+        name = bm.method
+        args = node.args
+        kw = {k.arg: k.value for k in node.keywords}
+        vt = m.map.value_type
+        if name == "lookup":
+            if len(args) != 1 or kw:
+                error(loc, "m.lookup(key) takes one argument")
+            key = self.map_key(m, args[0])
+            return T.MapLookup(PointerType(vt, "map_value", nullable=True), loc, m.name, key)
+        if name == "get":
+            if not 1 <= len(args) <= 2 or kw:
+                error(loc, "m.get(key, default=0) takes one or two arguments")
+            if not isinstance(vt, IntType):
+                error(loc, "m.get() copies integer values only",
+                      "use p = m.lookup(key) and check p for None")
+            key = self.map_key(m, args[0])
+            default = self.expr(args[1]) if len(args) == 2 else Lit(0, loc)
+            ptr_name = self.temp(PointerType(vt, "map_value", nullable=True), loc)
+            self.pending.append(T.Assign(loc, ptr_name, T.MapLookup(
+                PointerType(vt, "map_value", nullable=True), loc, m.name, key)))
+            p = T.Local(PointerType(vt, "map_value", nullable=True), loc, ptr_name)
+            p_nn = T.Local(PointerType(vt, "map_value"), loc, ptr_name)
+            d = self.convert(self.to_expr(default, vt, loc), vt, loc, implicit=True)
+            return T.Conditional(vt, loc, T.Truth(bool_, loc, p), T.Load(vt, loc, p_nn, 0), d)
+        if name in ("update",):
+            if not 2 <= len(args) <= 3:
+                error(loc, "m.update(key, value, flags=0)")
+            key = self.map_key(m, args[0])
+            val = self.map_value_arg(m, args[1])
+            flags_node = args[2] if len(args) == 3 else kw.get("flags")
+            flags = (self.convert(self.to_expr(self.expr(flags_node), u64, loc), u64, loc)
+                     if flags_node is not None else T.Const(u64, loc, 0))
+            return _StmtValue(T.MapUpdate(loc, m.name, key, val, flags))
+        if name in ("delete", "__delitem__"):
+            if len(args) != 1:
+                error(loc, "m.delete(key) takes one argument")
+            return _StmtValue(T.MapDelete(loc, m.name, self.map_key(m, args[0])))
+        if name == "increment":
+            if not 1 <= len(args) <= 2:
+                error(loc, "m.increment(key, by=1)")
+            if not isinstance(vt, IntType) or vt.size not in (4, 8):
+                error(loc, "m.increment() needs a map with u32/u64 (or signed) values")
+            key = self.map_key(m, args[0])
+            by_node = args[1] if len(args) == 2 else kw.get("by")
+            by = (self.convert(self.to_expr(self.expr(by_node), vt, loc), vt, loc, implicit=True)
+                  if by_node is not None else T.Const(vt, loc, 1))
+            return _StmtValue(T.MapIncrement(loc, m.name, key, by))
+        error(loc, f"maps have no kernel-side method `{name}`",
+              "kernel side: lookup, get, update, delete, increment, m[k] = v, del m[k]")
+
+    # ------------------------------------------------------------ conversions
+
+    def rvalue(self, node: ast.expr, want: BPFType | None = None) -> T.Expr:
+        v = self.expr(node)
+        return self.to_expr(v, want or i64, self.src.loc(node))
+
+    def to_expr(self, v: Value, ty: BPFType, loc: Loc) -> T.Expr:
+        """A typed expression for ``v``; literals take type ``ty``."""
+        if isinstance(v, Lit):
+            if isinstance(ty, PointerType):
+                return T.Const(u64, loc, v.value)
+            t = ty if isinstance(ty, IntType) else i64
+            return T.Const(t, loc, t.wrap(v.value))
+        return self.scalar(v, loc)
+
+    def scalar(self, v: Value, loc: Loc) -> T.Expr:
+        if isinstance(v, T.Expr):
+            return v
+        if isinstance(v, Lit):
+            return T.Const(rules.literal_type(v.value), loc, v.value)
+        if isinstance(v, Place):
+            if isinstance(v.type, (StructType, ArrayType)):
+                error(loc, f"a {v.type!r} cannot be used as a number",
+                      "use one of its fields or elements")
+            return T.Load(v.type, loc, v.pointer, v.offset)
+        if isinstance(v, _StmtValue):
+            error(loc, "this call gives no value")
+        if isinstance(v, _StructCtor):
+            error(loc, "a struct value cannot be used here", "assign it to a local first")
+        if isinstance(v, Known) and v.obj is None:
+            error(loc, "None can only be compared with `is`")
+        obj = v.obj if isinstance(v, Known) else v
+        error(loc, f"`{getattr(obj, '__name__', type(obj).__name__)}` is not a value",
+              "programs compute with integers, structs and pointers")
+
+    def int_expr(self, v: Value, loc: Loc) -> T.Expr:
+        e = self.scalar(v, loc)
+        if not isinstance(e.type, IntType):
+            type_error(loc, f"expected an integer, got {e.type!r}",
+                       "pointers must be checked for None and read through fields")
+        return e
+
+    def convert(self, e: T.Expr, ty: BPFType, loc: Loc, implicit: bool = False) -> T.Expr:
+        if e.type == ty:
+            return e
+        if isinstance(ty, IntType) and isinstance(e.type, IntType):
+            if ty.is_bool:
+                return T.Truth(bool_, loc, e)
+            return T.Cast(ty, loc, e)
+        if isinstance(ty, PointerType) and isinstance(e.type, PointerType):
+            if e.type.nullable and not ty.nullable:
+                self.require_nonnull(e, loc)
+            return e
+        if isinstance(ty, PointerType) and isinstance(e.type, IntType) and e.type.size == 8:
+            return T.Cast(ty, loc, e)
+        if isinstance(ty, IntType) and isinstance(e.type, PointerType):
+            type_error(loc, f"a pointer is not a {ty!r}", f"cast explicitly with {ty!r}(p) (u64)")
+        type_error(loc, f"cannot convert {e.type!r} to {ty!r}")
+
+    def truth(self, v: Value, loc: Loc) -> T.Expr:
+        if isinstance(v, Lit):
+            return T.Const(bool_, loc, int(bool(v.value)))
+        e = self.scalar(v, loc)
+        if e.type == bool_:
+            return e
+        return T.Truth(bool_, loc, e)
+
+    def condition(self, node: ast.expr) -> T.Expr:
+        return self.truth(self.expr(node), self.src.loc(node))
+
+    def infer_type(self, v: Value, loc: Loc) -> BPFType:
+        if isinstance(v, Lit):
+            return rules.literal_type(v.value)
+        if isinstance(v, _StructCtor):
+            return v.type
+        if isinstance(v, Place):
+            return v.type
+        if isinstance(v, Known) and isinstance(v.obj, bytes):
+            return ArrayType(_char(), len(v.obj) + 1)
+        return self.scalar(v, loc).type
+
+    def type_of_annotation(self, node: ast.expr) -> BPFType:
+        loc = self.src.loc(node)
+        if isinstance(node, ast.Subscript):
+            elem = self.type_of_annotation(node.value)
+            n = self.expr(node.slice)
+            if not isinstance(n, Lit):
+                error(loc, "array lengths must be constants")
+            return elem[n.value]
+        v = self.expr(node)
+        if not isinstance(v, Known):
+            error(loc, "not a type", "use u8..u64, i8..i64, bool, a Struct or an array like u8[16]")
+        return self.type_from_object(v.obj, loc)
+
+    def type_from_object(self, obj: Any, loc: Loc) -> BPFType:
+        try:
+            return as_type(obj)
+        except TypeError:
+            error(loc, f"{obj!r} is not a pyebpf type",
+                  "use u8..u64, i8..i64, bool, a Struct or an array like u8[16]")
+
+
+# ---------------------------------------------------------------- small values
+
+
+@dataclass(frozen=True)
+class _BoundMapMethod:
+    map: Any
+    method: str
+
+
+@dataclass(frozen=True)
+class _CtxMethod:
+    method: str
+
+
+@dataclass(frozen=True)
+class _StructCtor:
+    type: StructType
+    fields: dict[str, ast.expr]
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class _StmtValue:
+    stmt: T.Stmt
+
+
+def _char() -> IntType:
+    from ..types import char
+
+    return char
+
+
+def _is_map_obj(obj: Any) -> bool:
+    return hasattr(obj, "map_type") and hasattr(obj, "key_type") and not isinstance(obj, type)
+
+
+def _is_namespace(obj: Any) -> bool:
+    return getattr(obj, "__pyebpf_namespace__", False)
+
+
+def _fold(op: str, a: int, b: int, loc: Loc) -> int:
+    if op in ("//", "%") and b == 0:
+        error(loc, "division by zero in a constant expression")
+    if op == "<<" and b < 0 or op == ">>" and b < 0:
+        error(loc, "negative shift count")
+    return {
+        "+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b, "//": lambda: a // b,
+        "%": lambda: a % b, "&": lambda: a & b, "|": lambda: a | b, "^": lambda: a ^ b,
+        "<<": lambda: a << b, ">>": lambda: a >> b,
+    }[op]()
+
+
+def _terminates(stmts: tuple[T.Stmt, ...]) -> bool:
+    if not stmts:
+        return False
+    last = stmts[-1]
+    if isinstance(last, (T.Return, T.Break, T.Continue)):
+        return True
+    if isinstance(last, T.If):
+        return _terminates(last.body) and _terminates(last.orelse)
+    return False
+
+
+def _simple(node: ast.expr) -> bool:
+    """Side-effect free and cheap to evaluate twice."""
+    if isinstance(node, (ast.Name, ast.Constant)):
+        return True
+    if isinstance(node, ast.Attribute):
+        return _simple(node.value)
+    if isinstance(node, ast.Subscript):
+        return _simple(node.value) and _simple(node.slice)
+    if isinstance(node, ast.UnaryOp):
+        return _simple(node.operand)
+    if isinstance(node, ast.BinOp):
+        return _simple(node.left) and _simple(node.right)
+    return False
+
+
+def _dotted(node: ast.expr) -> str:
+    if isinstance(node, ast.Attribute):
+        return f"{_dotted(node.value)}.{node.attr}"
+    if isinstance(node, ast.Name):
+        return node.id
+    return "..."
+
+
+def _describe(node: ast.expr) -> str:
+    names = {
+        "List": "a list", "Dict": "a dict", "Set": "a set", "ListComp": "a list comprehension",
+        "SetComp": "a set comprehension", "DictComp": "a dict comprehension",
+        "GeneratorExp": "a generator expression", "Lambda": "a lambda", "JoinedStr": "an f-string",
+        "Await": "await", "Yield": "yield", "YieldFrom": "yield from", "Tuple": "a tuple",
+        "Starred": "*unpacking", "NamedExpr": "the walrus operator", "Slice": "a slice",
+    }
+    return names.get(type(node).__name__, f"`{type(node).__name__}` expression")
+
+
+def translate(fn: Any, section: str, ctx_type: ContextType, maps: dict[int, MapUse]
+              ) -> tuple[T.Function, FunctionSource]:
+    """Translate program function ``fn`` (entry of ``section``) to typed IR."""
+    src = FunctionSource.of(fn)
+    closure: dict[str, Any] = {}
+    if getattr(fn, "__closure__", None):
+        for name, cell in zip(fn.__code__.co_freevars, fn.__closure__):
+            with contextlib.suppress(ValueError):
+                closure[name] = cell.cell_contents
+    env = Env(fn.__globals__, closure)
+    fe = Frontend(src, env, ctx_type, section, maps)
+    return fe.function(), src

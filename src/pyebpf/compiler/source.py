@@ -1,0 +1,97 @@
+"""A program's Python source with its real file, line and column numbers.
+
+``FunctionSource.of(fn)`` parses a decorated function the way the user wrote
+it (``inspect.getsource``), keeping locations relative to the real file so
+errors and BTF line info point at the user's lines.  :class:`Loc` is the
+location every typed-IR node carries; :func:`error` raises a
+:class:`~pyebpf.errors.CompileError` there, hiding compiler frames.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import linecache
+import textwrap
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from ..errors import CompileError, CompileTypeError
+
+__all__ = ["Loc", "FunctionSource", "error", "type_error"]
+
+
+@dataclass(frozen=True)
+class Loc:
+    """A position in the user's source: file, 1-based line, 0-based column."""
+
+    filename: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.filename}:{self.line}:{self.col + 1}"
+
+    @property
+    def source_line(self) -> str:
+        return linecache.getline(self.filename, self.line).rstrip("\n")
+
+
+@dataclass
+class FunctionSource:
+    """The parsed ``def`` of a program function and where it lives."""
+
+    filename: str
+    tree: ast.FunctionDef
+    text: str  # the whole file's text, for BTF line info and excerpts
+    first_line: int
+
+    @classmethod
+    def of(cls, fn: Any) -> FunctionSource:
+        fn = inspect.unwrap(fn)
+        try:
+            lines, first = inspect.getsourcelines(fn)
+        except (OSError, TypeError):
+            raise CompileError(
+                f"cannot read the source of {getattr(fn, '__qualname__', fn)!r}",
+                hint="define programs in a file or a notebook cell, not with exec() "
+                "or in an interactive prompt without source",
+            ) from None
+        filename = inspect.getsourcefile(fn) or inspect.getfile(fn)
+        raw = "".join(lines)
+        dedented = textwrap.dedent(raw)
+        indent = _leading_width(raw) - _leading_width(dedented)
+        module = ast.parse(dedented, filename=filename)
+        func = next(n for n in module.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))
+        first_line = max(first, 1)
+        for node in ast.walk(func):
+            if hasattr(node, "lineno"):
+                node.lineno += first_line - 1
+                node.col_offset += indent
+                if getattr(node, "end_lineno", None) is not None:
+                    node.end_lineno += first_line - 1
+                    node.end_col_offset += indent
+        linecache.checkcache(filename)
+        text = "".join(linecache.getlines(filename)) or raw
+        return cls(filename=filename, tree=func, text=text, first_line=first_line)  # type: ignore[arg-type]
+
+    def loc(self, node: ast.AST) -> Loc:
+        return Loc(self.filename, getattr(node, "lineno", self.first_line), getattr(node, "col_offset", 0))
+
+
+def _leading_width(text: str) -> int:
+    for line in text.splitlines():
+        if line.strip():
+            return len(line) - len(line.lstrip())
+    return 0
+
+
+def error(loc: Loc, message: str, hint: str = "", *, type_error: bool = False) -> NoReturn:
+    """Raise a CompileError at ``loc`` (its source line and caret included)."""
+    cls = CompileTypeError if type_error else CompileError
+    raise cls(message, loc.filename, loc.line, loc.col, loc.source_line, hint)
+
+
+def type_error(loc: Loc, message: str, hint: str = "") -> NoReturn:
+    """Raise a CompileTypeError (also a TypeError) at ``loc``."""
+    error(loc, message, hint, type_error=True)

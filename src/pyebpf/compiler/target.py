@@ -1,0 +1,67 @@
+"""LLVM IR text -> optimised BPF ELF bytes, in-process (no llc, no clang).
+
+The BPF CPU version (``v2``/``v3``/``v4``) is what the running kernel
+supports (:func:`pyebpf.features.cpu_version`), unless the caller asks for
+one; ``v3`` when the kernel cannot be probed.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cache
+from typing import Any
+
+from ..errors import BPFError, debug_tracebacks
+
+__all__ = ["emit_object", "default_cpu"]
+
+_lock = threading.Lock()
+
+
+@cache
+def _llvm() -> Any:
+    import llvmlite.binding as llvm
+
+    llvm.initialize_all_targets()
+    llvm.initialize_all_asmprinters()
+    return llvm
+
+
+@cache
+def _target_machine(cpu: str) -> Any:
+    llvm = _llvm()
+    target = llvm.Target.from_triple("bpfel")
+    return target.create_target_machine(cpu=cpu, opt=2, reloc="static", codemodel="small")
+
+
+def default_cpu() -> str:
+    try:
+        from ..features import cpu_version
+
+        return cpu_version()
+    except Exception:
+        return "v3"
+
+
+def emit_object(llvm_ir: str, cpu: str | None = None, opt: int = 2) -> tuple[bytes, str]:
+    """Optimise ``llvm_ir`` and emit a relocatable BPF ELF; also return the optimised IR."""
+    llvm = _llvm()
+    cpu = cpu or default_cpu()
+    with _lock:  # LLVM contexts are not shared safely between threads
+        try:
+            mod = llvm.parse_assembly(llvm_ir)
+            mod.verify()
+        except RuntimeError as exc:
+            if debug_tracebacks():
+                raise
+            raise BPFError(
+                "internal compiler error: pyebpf produced LLVM IR that does not verify "
+                f"({str(exc).strip().splitlines()[0] if str(exc).strip() else exc}); "
+                "please report it with the program (set PYEBPF_DEBUG=1 for details)"
+            ) from None
+        tm = _target_machine(cpu)
+        if opt:
+            pto = llvm.create_pipeline_tuning_options(speed_level=opt)
+            pb = llvm.create_pass_builder(tm, pto)
+            pb.getModulePassManager().run(mod, pb)
+        return tm.emit_object(mod), str(mod)

@@ -1,0 +1,373 @@
+"""Typed IR: what the frontend produces and codegen consumes.
+
+Small frozen dataclasses, each with a ``type`` (a :mod:`pyebpf.types` type)
+and a ``loc`` (:class:`~pyebpf.compiler.source.Loc`).  Every implicit
+conversion is explicit here as a :class:`Cast`, so codegen never decides a
+type: it only emits what the tree says.  :func:`dump` renders a tree as text
+for golden tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from ..types import BPFType, PointerType, bool_
+from .source import Loc
+
+# ---------------------------------------------------------------- expressions
+
+
+@dataclass(frozen=True)
+class Expr:
+    type: BPFType
+    loc: Loc = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Const(Expr):
+    value: int
+
+
+@dataclass(frozen=True)
+class Local(Expr):
+    """Read of a local variable (an int, bool or pointer held in a stack slot)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class AddrOf(Expr):
+    """Address of a local aggregate (struct or array) on the stack."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Unary(Expr):
+    op: str  # "-", "~", "not"
+    operand: Expr
+
+
+@dataclass(frozen=True)
+class Binary(Expr):
+    """Integer arithmetic; both operands already have ``type``.
+
+    ``op`` is one of ``+ - * // % & | ^ << >>``.  Signedness comes from
+    ``type``; ``//`` and ``%`` floor for signed types (Python), and give
+    ``0`` / the dividend for a zero divisor.
+    """
+
+    op: str
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class Compare(Expr):
+    """``op`` in ``== != < <= > >=``; operands share one integer or pointer type."""
+
+    op: str
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class Logical(Expr):
+    """Short-circuit ``and`` / ``or`` over bool operands."""
+
+    op: str
+    values: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Truth(Expr):
+    """``bool(value)``: non-zero integer, non-null pointer."""
+
+    value: Expr
+
+
+@dataclass(frozen=True)
+class Conditional(Expr):
+    test: Expr
+    body: Expr
+    orelse: Expr
+
+
+@dataclass(frozen=True)
+class Cast(Expr):
+    """Integer conversion (wrap to ``type``), or pointer <-> u64."""
+
+    value: Expr
+
+
+@dataclass(frozen=True)
+class HelperCall(Expr):
+    """A call of kernel helper ``helper_id``; ``args`` are already converted."""
+
+    name: str
+    helper_id: int
+    args: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class MapRef(Expr):
+    """The address of a map declared in ``.maps`` (a helper's map argument)."""
+
+    map_name: str
+
+
+@dataclass(frozen=True)
+class MapLookup(Expr):
+    """``m.lookup(key)``: a nullable pointer to the value."""
+
+    map_name: str
+    key: Expr
+
+
+@dataclass(frozen=True)
+class Load(Expr):
+    """Read ``type`` at ``pointer + offset`` (a field through a pointer)."""
+
+    pointer: Expr
+    offset: int
+
+
+@dataclass(frozen=True)
+class PtrAdd(Expr):
+    """``pointer + offset`` bytes (``offset`` an integer expression)."""
+
+    pointer: Expr
+    offset: Expr
+
+
+@dataclass(frozen=True)
+class CtxPacketPtr(Expr):
+    """A packet pointer read from a u32 context field (``xdp_md.data`` ...)."""
+
+    ctx: Expr
+    offset: int
+
+
+@dataclass(frozen=True)
+class DataLocPtr(Expr):
+    """Address of a tracepoint ``__data_loc`` field: ``ctx + (u32 at offset & 0xffff)``."""
+
+    ctx: Expr
+    offset: int
+
+
+@dataclass(frozen=True)
+class HeaderPtr(Expr):
+    """``ctx.header(T, offset)``: a bounds-checked, nullable packet pointer to T."""
+
+    data: Expr
+    data_end: Expr
+    offset: Expr
+    size: int
+
+
+@dataclass(frozen=True)
+class Call(Expr):
+    """A BPF-to-BPF call of subprogram ``func``."""
+
+    func: str
+    args: tuple[Expr, ...]
+
+
+# ---------------------------------------------------------------- statements
+
+
+@dataclass(frozen=True)
+class Stmt:
+    loc: Loc = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Declare(Stmt):
+    """A local's stack slot; aggregates are zero-initialised."""
+
+    name: str
+    type: BPFType
+
+
+@dataclass(frozen=True)
+class Assign(Stmt):
+    name: str
+    value: Expr
+
+
+@dataclass(frozen=True)
+class Store(Stmt):
+    """Write ``value`` at ``pointer + offset``."""
+
+    pointer: Expr
+    offset: int
+    value: Expr
+
+
+@dataclass(frozen=True)
+class CopyBytes(Stmt):
+    """Copy ``size`` bytes from ``src`` to ``dst`` (aggregate assignment)."""
+
+    dst: Expr
+    src: Expr
+    size: int
+
+
+@dataclass(frozen=True)
+class FillBytes(Stmt):
+    """Write ``data`` (bytes) at ``dst`` and zero the rest up to ``size``."""
+
+    dst: Expr
+    data: bytes
+    size: int
+
+
+@dataclass(frozen=True)
+class MapUpdate(Stmt):
+    map_name: str
+    key: Expr
+    value: Expr
+    flags: Expr
+
+
+@dataclass(frozen=True)
+class MapDelete(Stmt):
+    map_name: str
+    key: Expr
+
+
+@dataclass(frozen=True)
+class MapIncrement(Stmt):
+    """Lookup-or-insert, then atomic add of ``by`` to the (integer) value."""
+
+    map_name: str
+    key: Expr
+    by: Expr
+
+
+@dataclass(frozen=True)
+class AtomicAdd(Stmt):
+    pointer: Expr
+    offset: int
+    value: Expr
+
+
+@dataclass(frozen=True)
+class ExprStmt(Stmt):
+    value: Expr
+
+
+@dataclass(frozen=True)
+class If(Stmt):
+    test: Expr
+    body: tuple[Stmt, ...]
+    orelse: tuple[Stmt, ...]
+
+
+@dataclass(frozen=True)
+class While(Stmt):
+    test: Expr
+    body: tuple[Stmt, ...]
+
+
+@dataclass(frozen=True)
+class ForRange(Stmt):
+    """``for var in range(start, stop, step)``; ``step`` a non-zero constant."""
+
+    var: str
+    start: Expr
+    stop: Expr
+    step: int
+    body: tuple[Stmt, ...]
+
+
+@dataclass(frozen=True)
+class Break(Stmt):
+    pass
+
+
+@dataclass(frozen=True)
+class Continue(Stmt):
+    pass
+
+
+@dataclass(frozen=True)
+class Return(Stmt):
+    value: Expr
+
+
+@dataclass(frozen=True)
+class Function:
+    """A compiled function: an entry program (``section`` set) or a subprogram."""
+
+    name: str
+    section: str | None
+    params: tuple[tuple[str, BPFType], ...]
+    return_type: BPFType
+    body: tuple[Stmt, ...]
+    loc: Loc = field(compare=False)
+    is_global: bool = False
+
+
+BOOL = bool_
+
+
+def is_pointer(t: BPFType) -> bool:
+    return isinstance(t, PointerType)
+
+
+def dump(node: Any, indent: int = 0) -> str:
+    """Render a typed-IR tree as indented text (stable, for golden tests)."""
+    pad = "  " * indent
+    if isinstance(node, (list, tuple)):
+        return "\n".join(dump(n, indent) for n in node)
+    if isinstance(node, Function):
+        head = f"{pad}func {node.name}({', '.join(f'{n}: {t!r}' for n, t in node.params)})"
+        head += f" -> {node.return_type!r}"
+        if node.section:
+            head += f"  [section {node.section}]"
+        return head + "\n" + dump(node.body, indent + 1)
+    if isinstance(node, Expr):
+        return _expr_text(node)
+    if isinstance(node, Stmt):
+        name = type(node).__name__
+        parts = []
+        nested = []
+        for f in fields(node):
+            if f.name == "loc":
+                continue
+            v = getattr(node, f.name)
+            if isinstance(v, tuple) and v and isinstance(v[0], Stmt) or f.name in (
+                "body",
+                "orelse",
+            ):
+                nested.append((f.name, v))
+            else:
+                parts.append(_expr_text(v) if isinstance(v, Expr) else repr(v))
+        out = f"{pad}{name} {' '.join(parts)}".rstrip()
+        for label, block in nested:
+            if label == "orelse" and not block:
+                continue
+            out += f"\n{pad} {label}:"
+            if block:
+                out += "\n" + dump(block, indent + 1)
+        return out
+    return pad + repr(node)
+
+
+def _expr_text(e: Expr) -> str:
+    name = type(e).__name__
+    inner = []
+    for f in fields(e):
+        if f.name in ("loc", "type"):
+            continue
+        v = getattr(e, f.name)
+        if isinstance(v, Expr):
+            inner.append(_expr_text(v))
+        elif isinstance(v, tuple):
+            inner.append("(" + ", ".join(_expr_text(x) if isinstance(x, Expr) else repr(x) for x in v) + ")")
+        else:
+            inner.append(repr(v))
+    return f"{name}<{e.type!r}>({', '.join(inner)})"

@@ -1,0 +1,351 @@
+"""Programs: a decorated function, compiled, loaded, attached and run.
+
+:class:`Program` is what ``@bpf.xdp`` & co. return.  Its methods compile on
+first use and cache: ``compile()`` -> :class:`CompiledProgram` (ELF, LLVM IR,
+typed IR, disassembly), ``load()`` -> a kernel program (maps created or
+reused), ``attach()`` -> a :class:`~pyebpf.links.Link`, ``test_run()`` ->
+:class:`TestRunResult`.  :func:`load` loads several programs as one
+:class:`Object` sharing maps.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import links
+from .errors import AttachError, BPFError, CompileError, debug_tracebacks
+from .spec import ObjectSpec
+
+__all__ = ["Program", "Subprogram", "CompiledProgram", "TestRunResult", "Object", "load",
+           "compile"]
+
+
+@dataclass(frozen=True)
+class TestRunResult:
+    """What ``prog.test_run()`` gives: return value, output packet, output context, ns per run."""
+
+    __test__ = False  # not a pytest class
+
+    retval: int
+    data: bytes
+    ctx: bytes
+    duration_ns: int
+
+
+class CompiledProgram:
+    """The compiled form of one or more programs: one ELF object."""
+
+    def __init__(self, compiled: Any) -> None:
+        self._compiled = compiled
+        self.elf: bytes = compiled.elf
+        self.llvm_ir: str = compiled.llvm_ir
+        self.typed_ir: str = compiled.typed_ir
+        self.unoptimized_ir: str = compiled.unoptimized_ir
+        self.cpu: str = compiled.cpu
+        self._spec: ObjectSpec | None = None
+
+    @property
+    def maps(self) -> dict[str, Any]:
+        """Object map name -> the map declaration it came from."""
+        return dict(self._compiled.maps)
+
+    @property
+    def spec(self) -> ObjectSpec:
+        """The object read back as an :class:`~pyebpf.spec.ObjectSpec` (what the loader loads)."""
+        if self._spec is None:
+            from .elf import read_object
+
+            self._spec = read_object(self.elf, source_name="<pyebpf>")
+        return self._spec
+
+    def disassembly(self) -> str:
+        """BPF instructions, each run of them under the Python source line it came from."""
+        from .disasm import disassemble_object
+
+        return disassemble_object(self.spec)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the ELF object (loadable by libbpf and bpftool) to ``path``."""
+        p = Path(path)
+        p.write_bytes(self.elf)
+        return p
+
+
+class _Compilable:
+    fn: Any
+    name: str
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise BPFError(
+            f"{self.name} is an eBPF program: it runs in the kernel, not when called from "
+            "Python. Use .load(), .attach() or .test_run()."
+        )
+
+
+class Program(_Compilable):
+    """A function that runs in the kernel at a hook (made by ``@bpf.xdp`` etc.)."""
+
+    def __init__(self, fn: Any, hook: Any) -> None:
+        self.fn = fn
+        self.hook = hook
+        self.name: str = fn.__name__ if fn is not None else "pinned"
+        self.__doc__ = getattr(fn, "__doc__", None)
+        self.__wrapped__ = fn
+        self._compiled: CompiledProgram | None = None
+        self._object: Any = None  # loader.LoadedObject
+        self._fd: int | None = None
+        self._owned_fd = True
+        self._links: list[links.Link] = []
+
+    def __repr__(self) -> str:
+        state = f"fd={self._fd}" if self._fd is not None else "not loaded"
+        where = self.hook.section if self.hook is not None else "?"
+        return f"<bpf.Program {self.name} [{where}] {state}>"
+
+    # ------------------------------------------------------------ compile
+
+    def compile(self, *, cpu: str | None = None) -> CompiledProgram:
+        """Compile to a BPF ELF object (cached); raises CompileError at the user's line."""
+        if self._compiled is None or cpu is not None and cpu != self._compiled.cpu:
+            self._compiled = _compile([self], cpu=cpu)
+        return self._compiled
+
+    # ------------------------------------------------------------ load
+
+    def load(self, *, constants: dict[str, int] | None = None, log_level: int = 0) -> Program:
+        """Compile (if needed) and load into the kernel; create or reuse the maps it uses."""
+        if self._fd is not None:
+            return self
+        obj = _load_compiled(self.compile(), {self.name: self}, log_level=log_level)
+        self._object = obj
+        self._fd = obj.programs[self.name]
+        return self
+
+    @property
+    def fd(self) -> int:
+        """The program's file descriptor (loads it on first use)."""
+        if self._fd is None:
+            self.load()
+        assert self._fd is not None
+        return self._fd
+
+    @property
+    def loaded(self) -> bool:
+        return self._fd is not None
+
+    @property
+    def id(self) -> int:
+        return int(self.info()["id"])
+
+    def info(self) -> dict[str, Any]:
+        """The kernel's view: id, type, name, tag, jited/xlated sizes, verified insns, ..."""
+        from ._native import syscalls
+
+        return syscalls.prog_info(self.fd)
+
+    # ------------------------------------------------------------ attach
+
+    def attach(self, **options: Any) -> links.Link:
+        """Attach to the program's hook; returns a Link (a context manager that detaches).
+
+        Options by hook: ``ifname``/``ifindex``/``mode``/``netns`` (XDP),
+        ``ifname``/``ifindex``/``netns``/``before``/``after`` (TC), ``sock``
+        (socket filter), ``cgroup`` (cgroup hooks), ``pid``/``cpu``
+        (tracepoints).
+        """
+        if self.hook is None:
+            raise AttachError("attach", 0, f"{self.name}: a pinned program does not know its hook")
+        link = _attach(self, options)
+        self._links.append(link)
+        return link
+
+    # ------------------------------------------------------------ run
+
+    def test_run(self, data: bytes = b"", ctx: bytes | None = None, repeat: int = 1,
+                 *, data_size_out: int | None = None, cpu: int = 0) -> TestRunResult:
+        """Run the program once (or ``repeat`` times) in the kernel on ``data`` (BPF_PROG_TEST_RUN)."""
+        from ._native import syscalls
+
+        out = data_size_out if data_size_out is not None else max(len(data) + 256, 256) if data else 0
+        r = syscalls.prog_test_run(
+            self.fd, data_in=bytes(data), data_size_out=out, ctx_in=bytes(ctx or b""),
+            ctx_size_out=len(ctx) if ctx else 0, repeat=repeat, cpu=cpu,
+        )
+        return TestRunResult(r.retval, r.data_out, r.ctx_out, r.duration_ns)
+
+    # ------------------------------------------------------------ pin
+
+    def pin(self, path: str | os.PathLike[str]) -> Path:
+        """Pin the loaded program under the bpffs; it then outlives this process."""
+        from ._native import syscalls
+        from .tracefs import bpffs_root
+
+        bpffs_root()
+        syscalls.obj_pin(self.fd, os.fspath(path))
+        return Path(path)
+
+    @classmethod
+    def from_pinned(cls, path: str | os.PathLike[str]) -> Program:
+        """Open a program pinned at ``path`` (attach hooks then take explicit arguments)."""
+        from ._native import syscalls
+
+        fd = syscalls.obj_get(os.fspath(path))
+        p = cls(None, None)
+        p._fd = fd
+        p.name = Path(path).name
+        return p
+
+    def close(self) -> None:
+        """Detach this program's links and release its fd (pinned objects stay)."""
+        for link in self._links:
+            link.close()
+        self._links.clear()
+        if self._object is not None:
+            self._object.close()
+            self._object = None
+        elif self._fd is not None:
+            from ._native import syscalls
+
+            syscalls.close(self._fd)
+        self._fd = None
+
+    def __enter__(self) -> Program:
+        return self.load()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Subprogram(_Compilable):
+    """A ``@bpf.func`` function: compiled into the programs that call it."""
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+        self.name = fn.__name__
+        self.__wrapped__ = fn
+
+
+class Object:
+    """Several programs loaded together, sharing maps (``bpf.load(a, b)``, or an ELF file)."""
+
+    def __init__(self, loaded: Any, programs: dict[str, Program], maps: dict[str, Any]) -> None:
+        self._loaded = loaded
+        self.programs = programs
+        self.maps = maps
+
+    @classmethod
+    def from_bytes(cls, data: bytes, *, source_name: str = "<bytes>") -> Object:
+        """Load a libbpf-style ELF object (clang-compiled C included)."""
+        from .elf import read_object
+        from .loader import load_object
+        from .maps import Map
+
+        spec = read_object(data, source_name=source_name)
+        loaded = load_object(spec)
+        try:
+            progs = {}
+            for name, fd in loaded.programs.items():
+                p = Program(None, None)
+                p.name = name
+                p._fd = os.dup(fd)
+                progs[name] = p
+            maps = {name: Map.from_spec(spec.maps[name], os.dup(fd))
+                    for name, fd in loaded.maps.items() if name in spec.maps}
+        except BaseException:
+            loaded.close()
+            raise
+        return cls(loaded, progs, maps)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> Object:
+        """Load a libbpf-style ELF object file."""
+        return cls.from_bytes(Path(path).read_bytes(), source_name=os.fspath(path))
+
+    def close(self) -> None:
+        for p in self.programs.values():
+            p.close()
+        for m in self.maps.values():
+            m.close()
+        if self._loaded is not None:
+            self._loaded.close()
+            self._loaded = None
+
+    def __enter__(self) -> Object:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# ---------------------------------------------------------------- glue
+
+
+def _compile(programs: list[Program], *, cpu: str | None = None) -> CompiledProgram:
+    from .compiler import compile_programs
+
+    try:
+        return CompiledProgram(compile_programs(programs, cpu=cpu))
+    except CompileError as e:
+        if debug_tracebacks():
+            raise
+        raise e.with_traceback(None) from None
+
+
+def _load_compiled(compiled: CompiledProgram, programs: dict[str, Program],
+                   *, log_level: int = 0) -> Any:
+    """Load a compiled object; bind its maps to their declarations (reusing loaded ones)."""
+    from .loader import load_object
+
+    reuse = {name: m.fd for name, m in compiled.maps.items() if m.loaded}
+    obj = load_object(compiled.spec, reuse_maps=reuse, only=set(programs), log_level=log_level)
+    for name, m in compiled.maps.items():
+        if not m.loaded:
+            m._bind(os.dup(obj.maps[name]), owned=True)
+    return obj
+
+
+def _attach(prog: Program, options: dict[str, Any]) -> links.Link:
+    hook = prog.hook
+    kind = hook.kind
+    fd = prog.fd
+    if kind == "xdp":
+        return links.attach_xdp(fd, **options)
+    if kind == "tc":
+        return links.attach_tcx(fd, direction=options.pop("direction", hook.direction), **options)
+    if kind == "socket_filter":
+        if "sock" not in options:
+            raise TypeError("socket filters attach to a socket: prog.attach(sock=s)")
+        return links.attach_socket_filter(fd, options["sock"])
+    if kind == "tracepoint":
+        return links.attach_tracepoint(fd, hook.target, **options)
+    if kind == "raw_tracepoint":
+        return links.attach_raw_tracepoint(fd, hook.target)
+    if kind == "cgroup_skb":
+        from .constants import AttachType
+
+        at = AttachType.CGROUP_INET_INGRESS if hook.direction == "ingress" else \
+            AttachType.CGROUP_INET_EGRESS
+        return links.attach_cgroup(fd, options["cgroup"], at)
+    raise AttachError("attach", 0, f"attaching {kind} programs is not implemented yet")
+
+
+def load(*programs: Program, log_level: int = 0) -> Object:
+    """Compile and load several programs as one object sharing maps and functions."""
+    compiled = _compile(list(programs))
+    by_name = {p.name: p for p in programs}
+    obj = _load_compiled(compiled, by_name, log_level=log_level)
+    for p in programs:
+        p._compiled = compiled
+        p._fd = os.dup(obj.programs[p.name])
+    return Object(obj, by_name, dict(compiled.maps))
+
+
+def compile(*programs: Program, path: str | os.PathLike[str] | None = None) -> CompiledProgram:
+    """Compile programs into one ELF object; write it to ``path`` if given."""
+    compiled = _compile(list(programs))
+    if path is not None:
+        compiled.save(path)
+    return compiled
