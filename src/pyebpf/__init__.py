@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import net
 from .constants import (
     BPF_ANY,
     BPF_EXIST,
@@ -82,6 +83,7 @@ from .maps import (
     StackMap,
     StackTraceMap,
 )
+from .net import htonl, htons, ntohl, ntohs
 from .programs import CompiledProgram, Object, Program, TestRunResult, compile, load
 from .types import Struct, bool_, char, i8, i16, i32, i64, sizeof, u8, u16, u32, u64
 
@@ -123,6 +125,7 @@ __all__ = [
     "LruPerCpuHashMap", "LpmTrieMap", "RingBuf", "PerfEventArray", "QueueMap", "StackMap",
     "BloomFilterMap", "ProgArray", "StackTraceMap", "ArrayOfMaps", "HashOfMaps",
     # helpers and intrinsics
+    "net", "htons", "htonl", "ntohs", "ntohl",
     "trace_printk", "get_current_pid_tgid", "get_current_uid_gid", "get_current_comm",
     "ktime_get_ns", "get_smp_processor_id", "get_prandom_u32",
     # constants

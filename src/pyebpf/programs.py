@@ -23,6 +23,9 @@ __all__ = ["Program", "Subprogram", "CompiledProgram", "TestRunResult", "Object"
            "compile"]
 
 
+_PACKET_HOOKS = {"xdp", "tc", "socket_filter", "cgroup_skb"}
+
+
 @dataclass(frozen=True)
 class TestRunResult:
     """What ``prog.test_run()`` gives: return value, output packet, output context, ns per run."""
@@ -170,9 +173,16 @@ class Program(_Compilable):
         from ._native import syscalls
 
         out = data_size_out if data_size_out is not None else max(len(data) + 256, 256) if data else 0
+        if self.hook is not None and self.hook.kind == "raw_tracepoint":
+            # The kernel runs raw tracepoint programs once, and refuses a repeat count.
+            if repeat > 1:
+                raise ValueError("raw tracepoint programs run once per test_run (repeat=1)")
+            repeat = 0
+        # Only packet programs hand their context back; others refuse a ctx_out buffer.
+        packet = self.hook is None or self.hook.kind in _PACKET_HOOKS
         r = syscalls.prog_test_run(
             self.fd, data_in=bytes(data), data_size_out=out, ctx_in=bytes(ctx or b""),
-            ctx_size_out=len(ctx) if ctx else 0, repeat=repeat, cpu=cpu,
+            ctx_size_out=len(ctx) if ctx and packet else 0, repeat=repeat, cpu=cpu,
         )
         return TestRunResult(r.retval, r.data_out, r.ctx_out, r.duration_ns)
 

@@ -346,10 +346,7 @@ class Struct(metaclass=_StructMeta):
             if fname.startswith("__") or fname == "dtype":
                 continue
             if isinstance(ftype, str):
-                raise TypeError(
-                    f"{cls.__name__}.{fname}: field types must be pyebpf types, not strings "
-                    "(remove `from __future__ import annotations` from this module)"
-                )
+                ftype = _eval_annotation(cls, fname, ftype)
             fields.append((fname, as_type(ftype)))
         cls.__bpf_type__ = StructType(cls, fields, union=union)
 
@@ -406,6 +403,18 @@ class Struct(metaclass=_StructMeta):
         import numpy as np
 
         return np.dtype(cls.__bpf_type__.numpy_format)
+
+
+def _eval_annotation(cls: type, fname: str, text: str) -> Any:
+    """Resolve a string annotation (``from __future__ import annotations``) in the class's module."""
+    import sys
+
+    module = sys.modules.get(cls.__module__)
+    scope = dict(vars(module)) if module is not None else {}
+    try:
+        return eval(text, scope, dict(vars(cls)))  # annotations are the user's own code
+    except Exception as e:
+        raise TypeError(f"{cls.__name__}.{fname}: cannot resolve the type {text!r}: {e}") from None
 
 
 class _DtypeDescriptor:

@@ -645,6 +645,9 @@ class ModuleBuilder:
             return b.sext(v, to)
         return b.zext(v, to)
 
+    def expr_ByteSwap(self, e: T.ByteSwap) -> ir.Value:
+        return self.b.bswap(self.expr(e.value))
+
     def expr_HelperCall(self, e: T.HelperCall) -> ir.Value:
         args = []
         for a in e.args:

@@ -33,6 +33,7 @@ from ..types import (
     bool_,
     i32,
     i64,
+    u16,
     u32,
     u64,
 )
@@ -888,6 +889,9 @@ class Frontend:
         special = getattr(obj, "__pyebpf_intrinsic__", None)
         if special == "trace_printk":
             return self.trace_printk(node, loc)
+        if special in ("bswap16", "bswap32", "bswap64"):
+            return self.byte_swap({"bswap16": u16, "bswap32": u32, "bswap64": u64}[special],
+                                  node, loc)
         if obj is len or obj is print or obj is range:
             hint = {len: "use the array size (a constant)",
                     print: 'use bpf.trace_printk(b"fmt %d", x)',
@@ -917,6 +921,16 @@ class Frontend:
         if ty.is_bool:
             return T.Truth(bool_, loc, e)
         return T.Cast(ty, loc, e) if e.type != ty else e
+
+    def byte_swap(self, ty: IntType, node: ast.Call, loc: Loc) -> Value:
+        self._no_keywords(node, loc)
+        if len(node.args) != 1:
+            error(loc, "byte-order functions take one argument")
+        v = self.expr(node.args[0])
+        if isinstance(v, Lit):
+            raw = ty.wrap(v.value).to_bytes(ty.size, "little")
+            return T.Const(ty, loc, int.from_bytes(raw, "big"))
+        return T.ByteSwap(ty, loc, self.convert(self.int_expr(v, loc), ty, loc))
 
     def struct_ctor(self, cls: type[Struct], node: ast.Call, loc: Loc) -> Value:
         if node.args:

@@ -102,6 +102,13 @@ class Cast(Expr):
 
 
 @dataclass(frozen=True)
+class ByteSwap(Expr):
+    """Reverse the bytes of ``value`` (host <-> network order on little-endian BPF)."""
+
+    value: Expr
+
+
+@dataclass(frozen=True)
 class HelperCall(Expr):
     """A call of kernel helper ``helper_id``; ``args`` are already converted."""
 
