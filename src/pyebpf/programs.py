@@ -297,11 +297,14 @@ def _compile(programs: list[Program], *, cpu: str | None = None) -> CompiledProg
     from .compiler import compile_programs
 
     try:
-        return CompiledProgram(compile_programs(programs, cpu=cpu))
+        compiled = compile_programs(programs, cpu=cpu)
     except CompileError as e:
         if debug_tracebacks():
             raise
         raise e.with_traceback(None) from None
+    result = CompiledProgram(compiled)
+    result._spec = compiled.spec  # already parsed when it came from the on-disk cache
+    return result
 
 
 def _load_compiled(compiled: CompiledProgram, programs: dict[str, Program],

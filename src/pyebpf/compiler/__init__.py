@@ -1,8 +1,15 @@
 """The compiler: decorated Python functions -> one BPF ELF object.
 
-``compile_programs(programs)`` runs the stages of DESIGN.md: frontend (ast ->
-typed IR, checked), codegen (typed IR -> LLVM IR with debug info), target
-(O2 + BPF backend -> ELF).  The result carries every intermediate form so
+``compile_programs(programs)`` runs the stages of DESIGN.md in two halves:
+
+1. :func:`front` -- frontend (ast -> typed IR, checked) for every program,
+   and the maps they use.  Pure Python: nothing here imports llvmlite.
+2. the backend -- codegen (typed IR -> LLVM IR with debug info) and target
+   (O2 + BPF backend -> ELF), imported only when needed.
+
+Between the two, :mod:`pyebpf.cache` is asked for an object built from the
+same typed IR, maps, sources and kernel; on a hit the backend is skipped and
+llvmlite is never imported.  The result carries every intermediate form so
 tools and tests can look at each.
 """
 
@@ -13,16 +20,19 @@ from typing import Any
 
 from ..errors import CompileError
 from . import tir
-from .codegen import ModuleBuilder
 from .frontend import MapUse, translate
-from .target import emit_object
+from .source import FunctionSource
 
-__all__ = ["CompiledObject", "compile_programs"]
+__all__ = ["CompiledObject", "FrontendResult", "compile_programs", "front", "cache_key"]
 
 
 @dataclass
 class CompiledObject:
-    """One compiled ELF object and the forms it went through."""
+    """One compiled ELF object and the forms it went through.
+
+    ``spec`` is the object already parsed (set when it came from the cache,
+    which must parse it to trust it); ``cache_hit`` says whether LLVM ran.
+    """
 
     elf: bytes
     llvm_ir: str
@@ -31,20 +41,34 @@ class CompiledObject:
     maps: dict[str, Any] = field(default_factory=dict)  # object map name -> declaration
     programs: list[str] = field(default_factory=list)
     cpu: str = "v3"
+    spec: Any = None
+    cache_hit: bool = False
+    cache_key: str | None = None
 
 
-def compile_programs(programs: list[Any], *, cpu: str | None = None,
-                     license: str = "GPL") -> CompiledObject:
-    """Compile entry programs (``bpf.Program`` objects) into one object."""
+@dataclass
+class FrontendResult:
+    """The typed IR of every function, with its source, and the maps they use."""
+
+    funcs: list[tuple[tir.Function, FunctionSource]]
+    maps: dict[int, MapUse]
+    names: dict[str, Any]  # object map name -> declaration
+
+    @property
+    def typed_ir(self) -> str:
+        return "\n".join(tir.dump(fn) for fn, _ in self.funcs)
+
+
+def front(programs: list[Any]) -> FrontendResult:
+    """Stage 1: translate every program to typed IR; name the maps they use."""
     maps: dict[int, MapUse] = {}
-    funcs: list[tuple[tir.Function, Any]] = []
+    funcs: list[tuple[tir.Function, FunctionSource]] = []
     seen: dict[str, Any] = {}
     for prog in programs:
         if prog.name in seen and seen[prog.name] is not prog:
             raise CompileError(f"two programs are named {prog.name!r}; rename one")
         seen[prog.name] = prog
-        fn, src = translate(prog.fn, prog.hook.section, prog.hook.context(), maps)
-        funcs.append((fn, src))
+        funcs.append(translate(prog.fn, prog.hook.section, prog.hook.context(), maps))
     names: dict[str, Any] = {}
     for use in maps.values():
         other = names.get(use.name)
@@ -55,25 +79,62 @@ def compile_programs(programs: list[Any], *, cpu: str | None = None,
         names[use.name] = use.map
         if getattr(use.map, "name", None) is None:
             use.map._set_name(use.name)
+    return FrontendResult(funcs, maps, names)
+
+
+def cache_key(fr: FrontendResult, cpu: str, license: str) -> str:
+    """The cache key of what :func:`_backend` would build from ``fr`` (see :mod:`pyebpf.cache`)."""
+    from .. import cache
+
+    parts: list[str] = [f"cpu={cpu}", f"license={license}"]
+    for fn, src in fr.funcs:
+        parts += [tir.dump(fn), f"file={src.filename}", src.text]
+    parts += [cache.describe_map(use.name, use.map) for use in fr.maps.values()]
+    return cache.make_key(parts)
+
+
+def _backend(fr: FrontendResult, cpu: str, license: str) -> tuple[bytes, str, str]:
+    """Stage 2: codegen + target -> (ELF, optimised IR, unoptimised IR).  Imports llvmlite."""
+    from .codegen import ModuleBuilder
+    from .target import emit_object
+
     mb = ModuleBuilder(license=license)
-    first_fn, first_src = funcs[0]
+    first_fn, first_src = fr.funcs[0]
     file = mb.di_file(first_src.filename, first_src.text)
     mb.cu(file)
-    for use in maps.values():
+    for use in fr.maps.values():
         mb.declare_map(use, file, first_fn.loc)
-    for fn, src in funcs:
+    for fn, src in fr.funcs:
         mb.add_function(fn, src.filename, src.text)
     raw_ir = mb.finish()
-    from .target import default_cpu
+    elf, opt_ir = emit_object(raw_ir, cpu)
+    return elf, opt_ir, raw_ir
 
+
+def compile_programs(programs: list[Any], *, cpu: str | None = None,
+                     license: str = "GPL", use_cache: bool = True) -> CompiledObject:
+    """Compile entry programs (``bpf.Program`` objects) into one object (cached on disk)."""
+    from .. import cache
+    from .target import default_cpu  # no llvmlite at import: it loads LLVM lazily
+
+    fr = front(programs)
     chosen = cpu or default_cpu()
-    elf, opt_ir = emit_object(raw_ir, chosen)
-    return CompiledObject(
-        elf=elf,
-        llvm_ir=opt_ir,
-        unoptimized_ir=raw_ir,
-        typed_ir="\n".join(tir.dump(fn) for fn, _ in funcs),
-        maps=names,
-        programs=[fn.name for fn, _ in funcs],
-        cpu=chosen,
-    )
+    result = CompiledObject(elf=b"", llvm_ir="", unoptimized_ir="", typed_ir=fr.typed_ir,
+                            maps=fr.names, programs=[fn.name for fn, _ in fr.funcs], cpu=chosen)
+    use_cache = use_cache and cache.enabled()
+    if use_cache:
+        result.cache_key = cache_key(fr, chosen, license)
+        entry = cache.load(result.cache_key)
+        if entry is not None:
+            result.elf, result.llvm_ir, result.unoptimized_ir = (
+                entry.elf, entry.llvm_ir, entry.unoptimized_ir)
+            result.spec = entry.spec
+            result.cache_hit = True
+            return result
+    result.elf, result.llvm_ir, result.unoptimized_ir = _backend(fr, chosen, license)
+    if use_cache and result.cache_key is not None:
+        import llvmlite
+
+        cache.store(result.cache_key, cache.Entry(result.elf, result.llvm_ir,
+                                                   result.unoptimized_ir, llvmlite.__version__))
+    return result
