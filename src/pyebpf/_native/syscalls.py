@@ -411,7 +411,9 @@ class ProgLoadResult:
 
 
 # Summary lines the verifier prints after its verdict.
-_LOG_TRAILERS = ("processed ", "verification time", "stack depth", "-- END PROG LOAD LOG --")
+# Lines after the verdict: statistics, and the two states of an "infinite loop" report.
+_LOG_TRAILERS = ("processed ", "verification time", "stack depth", "-- END PROG LOAD LOG --",
+                 "cur state:", "old state:")
 
 
 def log_reason(log: str) -> str:

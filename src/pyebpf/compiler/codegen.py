@@ -83,6 +83,8 @@ class _FunctionState:
     slots: dict[str, ir.Value] = field(default_factory=dict)
     loops: list[_Loop] = field(default_factory=list)
     entry: ir.Block | None = None
+    free_slots: dict[str, list[ir.Value]] = field(default_factory=dict)
+    busy_slots: list[tuple[str, ir.Value]] = field(default_factory=list)
 
 
 class ModuleBuilder:
@@ -313,16 +315,24 @@ class ModuleBuilder:
             if self.fs.entry.instructions:
                 b.position_before(self.fs.entry.instructions[0])
             slot = b.alloca(ty, name=name)
+        # An untyped pointer: aggregates' fields are reached by byte offset, not by type.
+        slot.type = PTR
         return slot
 
     # ------------------------------------------------------------ statements
 
     def stmts(self, stmts: tuple[T.Stmt, ...]) -> None:
+        assert self.fs is not None
         for s in stmts:
             if self.b.block.is_terminated:
                 return
+            mark = len(self.fs.busy_slots)
             with self.at(s.loc):
                 getattr(self, f"stmt_{type(s).__name__}")(s)
+            # The statement's helper calls are done: its spill slots are free again.
+            while len(self.fs.busy_slots) > mark:
+                key, slot = self.fs.busy_slots.pop()
+                self.fs.free_slots[key].append(slot)
 
     def stmt_Declare(self, s: T.Declare) -> None:
         assert self.fs is not None
@@ -458,7 +468,7 @@ class ModuleBuilder:
             with then:
                 b.atomic_rmw("add", p, by, "monotonic")
             with otherwise:
-                init = self.alloca(by.type)
+                init = self.spill_slot(by.type)
                 b.store(by, init)
                 rc = self.helper(BPF_FUNC_map_update_elem, I64,
                                  [mp, key, init, ir.Constant(I64, BPF_NOEXIST)])
@@ -715,8 +725,21 @@ class ModuleBuilder:
         if isinstance(e.type, PointerType) and e.type.target is not None and \
                 isinstance(e.type.target, (StructType, ArrayType)):
             return v
-        slot = self.alloca(memory_type(e.type))
+        slot = self.spill_slot(memory_type(e.type))
         self.store_typed(v, slot, e.type)
+        return slot
+
+    def spill_slot(self, ty: ir.Type) -> ir.Value:
+        """A stack slot for a helper argument, reused by later statements.
+
+        Helpers read their by-reference arguments during the call, so a slot
+        is free again once its statement is done; without reuse every map
+        access would take fresh stack and large programs would pass 512 bytes.
+        """
+        assert self.fs is not None
+        free = self.fs.free_slots.setdefault(str(ty), [])
+        slot = free.pop() if free else self.alloca(ty)
+        self.fs.busy_slots.append((str(ty), slot))
         return slot
 
     def widen64(self, v: ir.Value, t: BPFType) -> ir.Value:

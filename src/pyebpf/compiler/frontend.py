@@ -154,6 +154,14 @@ class Frontend:
     # ------------------------------------------------------------ statements
 
     def block(self, stmts: list[ast.stmt]) -> tuple[T.Stmt, ...]:
+        # Statements an enclosing statement queued (e.g. a for loop's variable) stay with it.
+        outer, self.pending = self.pending, []
+        try:
+            return self._block(stmts)
+        finally:
+            self.pending = outer
+
+    def _block(self, stmts: list[ast.stmt]) -> tuple[T.Stmt, ...]:
         out: list[T.Stmt] = []
         for node in stmts:
             if out and _terminates(tuple(out[-1:])):
@@ -369,8 +377,14 @@ class Frontend:
         if node.orelse:
             error(loc, "`while ... else` is not supported", "move the else part after the loop")
         self.forget_assigned(node.body)
+        outer, self.pending = self.pending, []
         test = self.condition(node.test)
+        pre, self.pending = self.pending, outer
         body = self.loop_body(node.body)
+        if pre:
+            # The test needs statements of its own (a map get): run them on every iteration.
+            stop = T.If(loc, T.Unary(bool_, loc, "not", test), (T.Break(loc),), ())
+            return T.While(loc, T.Const(bool_, loc, 1), (*pre, stop, *body))
         return T.While(loc, test, body)
 
     def visit_For(self, node: ast.For) -> T.Stmt:
@@ -406,9 +420,9 @@ class Frontend:
             for t_ in typed[1:]:
                 ty = rules.arith_result(ty, t_)  # type: ignore[arg-type]
         name = node.target.id
-        pre = self.declare(name, self.locals[name].type if name in self.locals else ty, loc)
+        self.pending.extend(
+            self.declare(name, self.locals[name].type if name in self.locals else ty, loc))
         var_ty = self.locals[name].type
-        self.pending.extend(pre)
         self.forget_assigned(node.body)
         start_e = self.convert(self.to_expr(start, var_ty, loc), var_ty, loc, implicit=True)
         stop_e = self.convert(self.to_expr(stop, var_ty, loc), var_ty, loc, implicit=True)
@@ -796,8 +810,8 @@ class Frontend:
                 if wide is None or not rules.literal_fits(lit, wide):
                     # Every value of ty is on one side of the literal.
                     below = lit < ty.min
-                    result = {"==": False, "!=": True, "<": below, "<=": below,
-                              ">": not below, ">=": not below}[op]
+                    result = {"==": False, "!=": True, "<": not below, "<=": not below,
+                              ">": below, ">=": below}[op]
                     return T.Const(bool_, loc, int(result))
                 ty = wide
             return T.Compare(bool_, loc, op, self.convert(e, ty, loc), T.Const(ty, loc, lit))
