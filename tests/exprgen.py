@@ -198,7 +198,23 @@ def load_module(source: str) -> object:
 
 
 def run_batch(exprs: list[Node], raw: list[int]) -> list[tuple[str, int, int]]:
-    """Compile ``exprs`` into one program, run it once in the kernel, return mismatches."""
+    """Compile ``exprs`` into programs, run them in the kernel, return the mismatches.
+
+    Branchy expressions can exhaust the verifier's budget (1M instructions
+    explored); such a batch is split in two and each half run on its own.
+    """
+    from pyebpf import VerifierError
+
+    try:
+        return _run_one(exprs, raw)
+    except VerifierError as e:
+        if "too large" not in e.reason or len(exprs) == 1:
+            raise
+    half = len(exprs) // 2
+    return run_batch(exprs[:half], raw) + run_batch(exprs[half:], raw)
+
+
+def _run_one(exprs: list[Node], raw: list[int]) -> list[tuple[str, int, int]]:
     mod = load_module(program_source(exprs))
     prog, inp, out = mod.prog, mod.inp, mod.out  # type: ignore[attr-defined]
     try:

@@ -27,15 +27,7 @@ PREAMBLE = (
 KERNEL_SKIP = "needs root and a BPF-capable kernel (kernel test)"
 # Examples of documented constructs the compiler does not handle yet; each is
 # a bug to fix in the compiler, and the marker goes when it is fixed.
-_AGGREGATE_BUG = ("codegen: zeroing or filling a local array/struct stores an iN through a "
-                  "[N x i8]* (memset/FillBytes need an i8* bitcast)")
-KNOWN_BUGS: dict[str, str] = {
-    "arrays": _AGGREGATE_BUG,
-    "structs": _AGGREGATE_BUG,
-    "helpers": _AGGREGATE_BUG,  # char[16] local and the trace_printk format buffer
-    "loops": "frontend: visit_For queues the loop variable's Declare in `pending`, which "
-             "the body's block() flushes inside the loop, so codegen finds no slot (KeyError)",
-}
+KNOWN_BUGS: dict[str, str] = {}  # example name -> reason, for known compiler bugs
 
 _BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 _DEF = re.compile(r"^def (\w+)\(", re.M)

@@ -1,0 +1,243 @@
+"""Programs pyebpf must refuse: each marks the line the error must point at with `# ERR`.
+
+The test (test_errors.py) compiles each, and checks the reported file:line
+and message.  Nothing here is ever loaded.
+"""
+# ruff: noqa
+# fmt: off
+
+import pyebpf as bpf
+from pyebpf import u8, u32, u64, i32, char, net
+
+counts = bpf.HashMap(u32, u64, max_entries=16)
+
+
+class Pair(bpf.Struct):
+    a: u32
+    b: u32
+
+
+pairs = bpf.HashMap(u32, Pair, max_entries=16)
+LIMIT = 10
+
+
+@bpf.xdp
+def uses_list(ctx) -> int:
+    xs = [1, 2, 3]  # ERR lists
+    return 0
+
+
+@bpf.xdp
+def uses_dict(ctx) -> int:
+    d = {1: 2}  # ERR dicts
+    return 0
+
+
+@bpf.xdp
+def uses_float(ctx) -> int:
+    x = 1.5  # ERR floating point
+    return 0
+
+
+@bpf.xdp
+def uses_str(ctx) -> int:
+    s = "hello"  # ERR str values
+    return 0
+
+
+@bpf.xdp
+def uses_fstring(ctx) -> int:
+    x = 1
+    bpf.trace_printk(f"x={x}")  # ERR f-string
+    return 0
+
+
+@bpf.xdp
+def true_division(ctx) -> int:
+    x = ctx.ingress_ifindex / 2  # ERR gives a float
+    return 0
+
+
+@bpf.xdp
+def power(ctx) -> int:
+    x = ctx.ingress_ifindex ** 2  # ERR `**` is not supported
+    return 0
+
+
+@bpf.xdp
+def uses_try(ctx) -> int:
+    try:  # ERR no exceptions
+        x = 1
+    except Exception:
+        x = 2
+    return 0
+
+
+@bpf.xdp
+def uses_raise(ctx) -> int:
+    raise ValueError("no")  # ERR no exceptions
+
+
+@bpf.xdp
+def uses_with(ctx) -> int:
+    with open("x"):  # ERR context managers
+        pass
+    return 0
+
+
+@bpf.xdp
+def uses_lambda(ctx) -> int:
+    f = lambda v: v  # ERR lambda
+    return 0
+
+
+@bpf.xdp
+def undefined_name(ctx) -> int:
+    return no_such_thing + 1  # ERR is not defined
+
+
+@bpf.xdp
+def mixed_signedness(ctx) -> int:
+    a = u32(ctx.ingress_ifindex)
+    b = i32(ctx.rx_queue_index)
+    if a < b:  # ERR mixes signed and unsigned
+        return 1
+    return 0
+
+
+@bpf.xdp
+def unchecked_lookup(ctx) -> int:
+    p = pairs.lookup(1)
+    return p.a  # ERR may be None
+
+
+@bpf.xdp
+def unchecked_lookup_after_wrong_check(ctx) -> int:
+    p = pairs.lookup(1)
+    if p is None:
+        x = 1
+    return p.b  # ERR may be None
+
+
+@bpf.xdp
+def packet_read_without_bounds_check(ctx) -> int:
+    data = ctx.data
+    return data[12]  # ERR without a bounds check
+
+
+@bpf.xdp
+def loops_over_map(ctx) -> int:
+    for k in counts:  # ERR only `for x in range
+        pass
+    return 0
+
+
+@bpf.xdp
+def rebinds_global(ctx) -> int:
+    global LIMIT  # ERR `Global` statements
+    return 0
+
+
+@bpf.xdp
+def nested_def(ctx) -> int:
+    def inner():  # ERR @bpf.func
+        return 1
+    return 0
+
+
+@bpf.xdp
+def calls_print(ctx) -> int:
+    print("hi")  # ERR not available in eBPF
+    return 0
+
+
+@bpf.xdp
+def reads_map_item(ctx) -> int:
+    return counts[1]  # ERR m.get(key, default)
+
+
+@bpf.xdp
+def helper_arity(ctx) -> int:
+    return bpf.ktime_get_ns(1)  # ERR takes 0 argument
+
+
+@bpf.xdp
+def unknown_ctx_field(ctx) -> int:
+    return ctx.no_such_field  # ERR has no field `no_such_field`
+
+
+@bpf.xdp
+def unknown_struct_field(ctx) -> int:
+    p = Pair(a=1)
+    return p.c  # ERR has no field `c`
+
+
+@bpf.xdp
+def retyped_local(ctx) -> int:
+    x = u32(1)
+    x = Pair(a=1)  # ERR cannot convert
+    return 0
+
+
+@bpf.xdp
+def generator(ctx) -> int:
+    yield 1  # ERR generators
+
+
+@bpf.xdp
+def while_else(ctx) -> int:
+    i = 0
+    while i < 3:  # ERR while ... else
+        i += 1
+    else:
+        i = 0
+    return 0
+
+
+@bpf.xdp
+def tuple_unpack(ctx) -> int:
+    a, b = 1, 2  # ERR tuple unpacking
+    return 0
+
+
+@bpf.xdp
+def index_out_of_range(ctx) -> int:
+    buf: u8[4]
+    return buf[4]  # ERR out of range
+
+
+@bpf.xdp
+def literal_too_wide_for_division(ctx) -> int:
+    x = u8(ctx.ingress_ifindex)
+    return x // 300  # ERR does not fit in u8
+
+
+@bpf.xdp
+def two_params(ctx, extra) -> int:  # ERR takes one parameter
+    return 0
+
+
+@bpf.xdp
+def is_on_int(ctx) -> int:
+    x = 1
+    if x is None:  # ERR only pointers
+        return 1
+    return 0
+
+
+@bpf.xdp
+def header_unchecked(ctx) -> int:
+    eth = ctx.header(net.EthHdr, 0)
+    return eth.proto  # ERR may be None
+
+
+@bpf.socket_filter
+def socket_filter_packet_access(ctx) -> int:
+    eth = ctx.header(net.EthHdr, 0)  # ERR no direct packet access
+    return 0
+
+
+@bpf.xdp
+def unreachable(ctx) -> int:
+    return 0
+    x = 1  # ERR unreachable code

@@ -1,0 +1,67 @@
+"""Bad programs are refused at the user's file:line, with a message and no compiler internals."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import traceback
+
+import pytest
+
+import pyebpf as bpf
+
+from . import bad_programs
+
+PROGRAMS = [
+    (name, obj)
+    for name, obj in vars(bad_programs).items()
+    if isinstance(obj, bpf.Program)
+]
+INTERNALS = ("frontend.py", "codegen.py", "llvmlite", "pyelftools", "cffi", "site-packages",
+             "pyebpf/compiler")
+
+
+def _expected(prog: bpf.Program) -> tuple[int, str]:
+    lines, first = inspect.getsourcelines(prog.fn)
+    for i, text in enumerate(lines):
+        m = re.search(r"# ERR (.*)$", text)
+        if m:
+            return first + i, m.group(1).strip()
+    raise AssertionError(f"{prog.name} has no # ERR marker")
+
+
+def test_there_are_enough_bad_programs() -> None:
+    assert len(PROGRAMS) >= 25
+
+
+@pytest.mark.parametrize("name,prog", PROGRAMS, ids=[n for n, _ in PROGRAMS])
+def test_bad_program_is_reported_at_its_line(name: str, prog: bpf.Program) -> None:
+    line, words = _expected(prog)
+    with pytest.raises(bpf.CompileError) as info:
+        prog.compile()
+    err = info.value
+    assert err.filename == bad_programs.__file__
+    assert err.lineno == line, str(err)
+    text = str(err)
+    assert text.startswith(f"{bad_programs.__file__}:{line}:"), text
+    assert words in text, text
+    assert "^" in text  # the caret under the column
+    for internal in INTERNALS:
+        assert internal not in text
+    # Raised without the compiler's own frames chained to it.
+    assert err.__cause__ is None and err.__suppress_context__
+    shown = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+    assert "During handling" not in shown
+
+
+def test_compile_errors_are_syntax_errors_and_type_errors() -> None:
+    with pytest.raises(SyntaxError):
+        bad_programs.uses_list.compile()
+    with pytest.raises(TypeError):
+        bad_programs.mixed_signedness.compile()
+
+
+def test_error_gives_a_hint() -> None:
+    with pytest.raises(bpf.CompileError) as info:
+        bad_programs.unchecked_lookup.compile()
+    assert "hint: check it first" in str(info.value)
