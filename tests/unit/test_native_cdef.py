@@ -32,3 +32,14 @@ def test_info_layouts():
     assert off("bpf_map_info", "map_extra") == 80
     assert ffi.sizeof("struct perf_event_attr") == 136
     assert off("perf_event_attr", "config1") == 56
+
+
+def test_committed_pre_parsed_declarations_are_current(tmp_path) -> None:
+    from pyebpf._native import cdef
+
+    out = tmp_path / "_ffi.py"
+    cdef.generate(str(out))
+    committed = cdef.__file__.replace("cdef.py", "_ffi.py")
+    with open(committed) as f:
+        assert f.read() == out.read_text(), "run: python -m pyebpf._native.cdef"
+    assert cdef._current()
