@@ -23,7 +23,7 @@ from typing import Any
 
 import llvmlite.ir as ir
 
-from ..types import ArrayType, BPFType, IntType, PointerType, StructType, bool_
+from ..types import ArrayType, BPFType, IntType, PointerType, StructType
 from . import tir as T
 from .frontend import MapUse
 from .source import Loc
@@ -359,14 +359,10 @@ class ModuleBuilder:
     def stmt_FillBytes(self, s: T.FillBytes) -> None:
         dst = self.expr(s.dst)
         data = s.data.ljust(s.size, b"\0")
-        b = self.b
-        off = 0
-        while off < s.size:
-            width = 8 if s.size - off >= 8 else 4 if s.size - off >= 4 else \
-                2 if s.size - off >= 2 else 1
+        for off, width in _chunks(s.size):
             chunk = int.from_bytes(data[off:off + width], "little")
-            b.store(ir.Constant(ir.IntType(width * 8), chunk), self.offset_ptr(dst, off), align=1)
-            off += width
+            self.b.store(ir.Constant(ir.IntType(width * 8), chunk), self.offset_ptr(dst, off),
+                         align=1)
 
     def stmt_ExprStmt(self, s: T.ExprStmt) -> None:
         self.expr(s.value)
@@ -768,20 +764,13 @@ class ModuleBuilder:
         self.b.store(v, ptr, align=align)
 
     def memset(self, ptr: ir.Value, size: int) -> None:
-        off = 0
-        while off < size:
-            width = 8 if size - off >= 8 else 4 if size - off >= 4 else 2 if size - off >= 2 else 1
+        for off, width in _chunks(size):
             self.b.store(ir.Constant(ir.IntType(width * 8), 0), self.offset_ptr(ptr, off), align=1)
-            off += width
 
     def memcpy(self, dst: ir.Value, src: ir.Value, size: int) -> None:
-        off = 0
-        while off < size:
-            width = 8 if size - off >= 8 else 4 if size - off >= 4 else 2 if size - off >= 2 else 1
-            ty = ir.IntType(width * 8)
-            v = self.b.load(self.offset_ptr(src, off), typ=ty, align=1)
+        for off, width in _chunks(size):
+            v = self.b.load(self.offset_ptr(src, off), typ=ir.IntType(width * 8), align=1)
             self.b.store(v, self.offset_ptr(dst, off), align=1)
-            off += width
 
     # ------------------------------------------------------------ finish
 
@@ -806,10 +795,17 @@ class ModuleBuilder:
         return str(m)
 
 
+def _chunks(size: int) -> Iterator[tuple[int, int]]:
+    """(offset, width) pieces of 8, 4, 2 and 1 bytes covering ``size`` bytes (BPF has no memset)."""
+    off = 0
+    while off < size:
+        width = next(w for w in (8, 4, 2, 1) if size - off >= w)
+        yield off, width
+        off += width
+
+
 def _i32() -> IntType:
     from ..types import i32
 
     return i32
 
-
-_ = bool_
