@@ -193,7 +193,7 @@ class _Reader:
     def _license(self) -> str:
         raw = self._section_bytes("license")
         if raw is None:
-            return ObjectSpec.__dataclass_fields__["license"].default
+            return ObjectSpec._defaults["license"]
         return raw.split(b"\0", 1)[0].decode("ascii", "replace")
 
     def _kern_version(self) -> int:
@@ -439,7 +439,7 @@ class _Reader:
             relocs = [(off - sym.value, target) for off, _t, target in slot_relocs
                       if sym.value <= off < sym.value + sym.size]
             spec = self._btf_map(var.name, var.type, relocs)
-            maps[var.name] = dataclasses.replace(spec, btf_var_type_id=var.id)
+            maps[var.name] = spec.replace(btf_var_type_id=var.id)
         return maps
 
     def _btf_map(self, name: str, type_id: int, relocs: list[tuple[int, _Symbol]],

@@ -8,7 +8,7 @@ deterministic, comparable and safe to cache.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from ._record import Record, factory, record
 
 __all__ = [
     "MapSpec",
@@ -20,8 +20,8 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class MapSpec:
+@record
+class MapSpec(Record):
     """A map the object declares (BTF-defined ``.maps``, or a global-data section).
 
     ``map_type`` is the kernel's ``BPF_MAP_TYPE_*`` number.  ``key_type_id`` /
@@ -49,8 +49,8 @@ class MapSpec:
     init_slots: tuple[tuple[int, str], ...] = ()
 
 
-@dataclass(frozen=True)
-class Relocation:
+@record
+class Relocation(Record):
     """An instruction that refers to a symbol the loader must resolve.
 
     ``insn`` is the instruction index inside its program's ``insns``.
@@ -71,16 +71,16 @@ class Relocation:
     addend: int = 0
 
 
-@dataclass(frozen=True)
-class FuncInfo:
+@record
+class FuncInfo(Record):
     """``bpf_func_info``: the function starting at instruction ``insn`` has BTF type ``type_id``."""
 
     insn: int
     type_id: int
 
 
-@dataclass(frozen=True)
-class LineInfo:
+@record
+class LineInfo(Record):
     """``bpf_line_info`` with strings resolved: instruction ``insn`` came from ``file:line``."""
 
     insn: int
@@ -92,8 +92,8 @@ class LineInfo:
     source: str = ""
 
 
-@dataclass(frozen=True)
-class ProgramSpec:
+@record
+class ProgramSpec(Record):
     """One function of the object: an entry program (in its own section) or a subprogram.
 
     ``insns`` are raw 8-byte BPF instructions.  ``func_info``/``line_info``
@@ -120,8 +120,8 @@ class ProgramSpec:
         return len(self.insns) // 8
 
 
-@dataclass(frozen=True)
-class ObjectSpec:
+@record
+class ObjectSpec(Record):
     """Everything in one eBPF ELF object, as plain data.
 
     ``btf`` is the object's ``.BTF`` section already fixed up for the kernel
@@ -129,13 +129,15 @@ class ObjectSpec:
     tools that want the raw bytes.
     """
 
+    _compare_exclude = frozenset({"extra"})
+
     programs: dict[str, ProgramSpec]
     maps: dict[str, MapSpec]
     license: str = "GPL"
     kern_version: int = 0
     btf: bytes | None = None
     btf_ext: bytes | None = None
-    extra: dict[str, object] = field(default_factory=dict, compare=False)
+    extra: dict[str, object] = factory(dict)
 
     @property
     def entry_programs(self) -> dict[str, ProgramSpec]:

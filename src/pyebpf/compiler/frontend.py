@@ -17,9 +17,9 @@ import ast
 import builtins
 import contextlib
 import types as pytypes
-from dataclasses import dataclass, field
 from typing import Any, Union
 
+from .._record import MutableRecord, Record, factory, record
 from ..lang.contexts import ContextType
 from ..lang.helpers import Helper
 from ..types import (
@@ -44,24 +44,24 @@ from .source import FunctionSource, Loc, error, type_error
 __all__ = ["translate", "Frontend", "Lit", "Known", "Place"]
 
 
-@dataclass(frozen=True)
-class Lit:
+@record
+class Lit(Record):
     """An untyped integer known at compile time (a literal or a module global)."""
 
     value: int
     loc: Loc
 
 
-@dataclass(frozen=True)
-class Known:
+@record
+class Known(Record):
     """A Python object the program names at compile time (map, type, module, helper...)."""
 
     obj: Any
     loc: Loc
 
 
-@dataclass(frozen=True)
-class Place:
+@record
+class Place(Record):
     """Memory of ``type`` at ``pointer + offset``: a field, an element, a map value."""
 
     pointer: T.Expr
@@ -81,27 +81,27 @@ _CMPOPS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
 
 
-@dataclass
-class LocalVar:
+@record
+class LocalVar(MutableRecord):
     name: str
     type: BPFType
     aggregate: bool
 
 
-@dataclass
-class MapUse:
+@record
+class MapUse(MutableRecord):
     """A map the program refers to, under the name it has in the object."""
 
     name: str
     map: Any
 
 
-@dataclass
-class Env:
+@record
+class Env(MutableRecord):
     """Everything a function may name besides its locals."""
 
     globals: dict[str, Any]
-    closure: dict[str, Any] = field(default_factory=dict)
+    closure: dict[str, Any] = factory(dict)
 
     def lookup(self, name: str) -> tuple[bool, Any]:
         if name in self.closure:
@@ -1270,26 +1270,26 @@ class Frontend:
 # ---------------------------------------------------------------- small values
 
 
-@dataclass(frozen=True)
-class _BoundMapMethod:
+@record
+class _BoundMapMethod(Record):
     map: Any
     method: str
 
 
-@dataclass(frozen=True)
-class _CtxMethod:
+@record
+class _CtxMethod(Record):
     method: str
 
 
-@dataclass(frozen=True)
-class _StructCtor:
+@record
+class _StructCtor(Record):
     type: StructType
     fields: dict[str, ast.expr]
     loc: Loc
 
 
-@dataclass(frozen=True)
-class _StmtValue:
+@record
+class _StmtValue(Record):
     stmt: T.Stmt
 
 

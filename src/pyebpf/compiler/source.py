@@ -13,16 +13,16 @@ import ast
 import inspect
 import linecache
 import textwrap
-from dataclasses import dataclass
 from typing import Any, NoReturn
 
+from .._record import MutableRecord, Record, record
 from ..errors import CompileError, CompileTypeError
 
 __all__ = ["Loc", "FunctionSource", "error", "type_error"]
 
 
-@dataclass(frozen=True)
-class Loc:
+@record
+class Loc(Record):
     """A position in the user's source: file, 1-based line, 0-based column."""
 
     filename: str
@@ -37,8 +37,8 @@ class Loc:
         return linecache.getline(self.filename, self.line).rstrip("\n")
 
 
-@dataclass
-class FunctionSource:
+@record
+class FunctionSource(MutableRecord):
     """The parsed ``def`` of a program function and where it lives."""
 
     filename: str

@@ -1,6 +1,6 @@
 """Typed IR: what the frontend produces and codegen consumes.
 
-Small frozen dataclasses, each with a ``type`` (a :mod:`pyebpf.types` type)
+Small immutable records (:mod:`pyebpf._record`), each with a ``type`` (a :mod:`pyebpf.types` type)
 and a ``loc`` (:class:`~pyebpf.compiler.source.Loc`).  Every implicit
 conversion is explicit here as a :class:`Cast`, so codegen never decides a
 type: it only emits what the tree says.  :func:`dump` renders a tree as text
@@ -9,47 +9,48 @@ for golden tests.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
 from typing import Any
 
+from .._record import Record, record
 from ..types import BPFType, PointerType, bool_
 from .source import Loc
 
 # ---------------------------------------------------------------- expressions
 
 
-@dataclass(frozen=True)
-class Expr:
+@record
+class Expr(Record):
+    _compare_exclude = frozenset({"loc"})
     type: BPFType
-    loc: Loc = field(compare=False, repr=False)
+    loc: Loc
 
 
-@dataclass(frozen=True)
+@record
 class Const(Expr):
     value: int
 
 
-@dataclass(frozen=True)
+@record
 class Local(Expr):
     """Read of a local variable (an int, bool or pointer held in a stack slot)."""
 
     name: str
 
 
-@dataclass(frozen=True)
+@record
 class AddrOf(Expr):
     """Address of a local aggregate (struct or array) on the stack."""
 
     name: str
 
 
-@dataclass(frozen=True)
+@record
 class Unary(Expr):
     op: str  # "-", "~", "not"
     operand: Expr
 
 
-@dataclass(frozen=True)
+@record
 class Binary(Expr):
     """Integer arithmetic; both operands already have ``type``.
 
@@ -63,7 +64,7 @@ class Binary(Expr):
     right: Expr
 
 
-@dataclass(frozen=True)
+@record
 class Compare(Expr):
     """``op`` in ``== != < <= > >=``; operands share one integer or pointer type."""
 
@@ -72,7 +73,7 @@ class Compare(Expr):
     right: Expr
 
 
-@dataclass(frozen=True)
+@record
 class Logical(Expr):
     """Short-circuit ``and`` / ``or`` over bool operands."""
 
@@ -80,35 +81,35 @@ class Logical(Expr):
     values: tuple[Expr, ...]
 
 
-@dataclass(frozen=True)
+@record
 class Truth(Expr):
     """``bool(value)``: non-zero integer, non-null pointer."""
 
     value: Expr
 
 
-@dataclass(frozen=True)
+@record
 class Conditional(Expr):
     test: Expr
     body: Expr
     orelse: Expr
 
 
-@dataclass(frozen=True)
+@record
 class Cast(Expr):
     """Integer conversion (wrap to ``type``), or pointer <-> u64."""
 
     value: Expr
 
 
-@dataclass(frozen=True)
+@record
 class ByteSwap(Expr):
     """Reverse the bytes of ``value`` (host <-> network order on little-endian BPF)."""
 
     value: Expr
 
 
-@dataclass(frozen=True)
+@record
 class HelperCall(Expr):
     """A call of kernel helper ``helper_id``; ``args`` are already converted."""
 
@@ -117,14 +118,14 @@ class HelperCall(Expr):
     args: tuple[Expr, ...]
 
 
-@dataclass(frozen=True)
+@record
 class MapRef(Expr):
     """The address of a map declared in ``.maps`` (a helper's map argument)."""
 
     map_name: str
 
 
-@dataclass(frozen=True)
+@record
 class MapLookup(Expr):
     """``m.lookup(key)``: a nullable pointer to the value."""
 
@@ -132,7 +133,7 @@ class MapLookup(Expr):
     key: Expr
 
 
-@dataclass(frozen=True)
+@record
 class Load(Expr):
     """Read ``type`` at ``pointer + offset`` (a field through a pointer)."""
 
@@ -140,7 +141,7 @@ class Load(Expr):
     offset: int
 
 
-@dataclass(frozen=True)
+@record
 class PtrAdd(Expr):
     """``pointer + offset`` bytes (``offset`` an integer expression)."""
 
@@ -148,7 +149,7 @@ class PtrAdd(Expr):
     offset: Expr
 
 
-@dataclass(frozen=True)
+@record
 class CtxPacketPtr(Expr):
     """A packet pointer read from a u32 context field (``xdp_md.data`` ...)."""
 
@@ -156,7 +157,7 @@ class CtxPacketPtr(Expr):
     offset: int
 
 
-@dataclass(frozen=True)
+@record
 class DataLocPtr(Expr):
     """Address of a tracepoint ``__data_loc`` field: ``ctx + (u32 at offset & 0xffff)``."""
 
@@ -164,7 +165,7 @@ class DataLocPtr(Expr):
     offset: int
 
 
-@dataclass(frozen=True)
+@record
 class HeaderPtr(Expr):
     """``ctx.header(T, offset)``: a bounds-checked, nullable packet pointer to T."""
 
@@ -174,7 +175,7 @@ class HeaderPtr(Expr):
     size: int
 
 
-@dataclass(frozen=True)
+@record
 class Call(Expr):
     """A BPF-to-BPF call of subprogram ``func``."""
 
@@ -185,12 +186,13 @@ class Call(Expr):
 # ---------------------------------------------------------------- statements
 
 
-@dataclass(frozen=True)
-class Stmt:
-    loc: Loc = field(compare=False, repr=False)
+@record
+class Stmt(Record):
+    _compare_exclude = frozenset({"loc"})
+    loc: Loc
 
 
-@dataclass(frozen=True)
+@record
 class Declare(Stmt):
     """A local's stack slot; aggregates are zero-initialised."""
 
@@ -198,13 +200,13 @@ class Declare(Stmt):
     type: BPFType
 
 
-@dataclass(frozen=True)
+@record
 class Assign(Stmt):
     name: str
     value: Expr
 
 
-@dataclass(frozen=True)
+@record
 class Store(Stmt):
     """Write ``value`` at ``pointer + offset``."""
 
@@ -213,7 +215,7 @@ class Store(Stmt):
     value: Expr
 
 
-@dataclass(frozen=True)
+@record
 class CopyBytes(Stmt):
     """Copy ``size`` bytes from ``src`` to ``dst`` (aggregate assignment)."""
 
@@ -222,7 +224,7 @@ class CopyBytes(Stmt):
     size: int
 
 
-@dataclass(frozen=True)
+@record
 class FillBytes(Stmt):
     """Write ``data`` (bytes) at ``dst`` and zero the rest up to ``size``."""
 
@@ -231,7 +233,7 @@ class FillBytes(Stmt):
     size: int
 
 
-@dataclass(frozen=True)
+@record
 class MapUpdate(Stmt):
     map_name: str
     key: Expr
@@ -239,13 +241,13 @@ class MapUpdate(Stmt):
     flags: Expr
 
 
-@dataclass(frozen=True)
+@record
 class MapDelete(Stmt):
     map_name: str
     key: Expr
 
 
-@dataclass(frozen=True)
+@record
 class MapIncrement(Stmt):
     """Lookup-or-insert, then atomic add of ``by`` to the (integer) value."""
 
@@ -254,32 +256,32 @@ class MapIncrement(Stmt):
     by: Expr
 
 
-@dataclass(frozen=True)
+@record
 class AtomicAdd(Stmt):
     pointer: Expr
     offset: int
     value: Expr
 
 
-@dataclass(frozen=True)
+@record
 class ExprStmt(Stmt):
     value: Expr
 
 
-@dataclass(frozen=True)
+@record
 class If(Stmt):
     test: Expr
     body: tuple[Stmt, ...]
     orelse: tuple[Stmt, ...]
 
 
-@dataclass(frozen=True)
+@record
 class While(Stmt):
     test: Expr
     body: tuple[Stmt, ...]
 
 
-@dataclass(frozen=True)
+@record
 class ForRange(Stmt):
     """``for var in range(start, stop, step)``; ``step`` a non-zero constant."""
 
@@ -290,31 +292,33 @@ class ForRange(Stmt):
     body: tuple[Stmt, ...]
 
 
-@dataclass(frozen=True)
+@record
 class Break(Stmt):
     pass
 
 
-@dataclass(frozen=True)
+@record
 class Continue(Stmt):
     pass
 
 
-@dataclass(frozen=True)
+@record
 class Return(Stmt):
     value: Expr
 
 
-@dataclass(frozen=True)
-class Function:
+@record
+class Function(Record):
     """A compiled function: an entry program (``section`` set) or a subprogram."""
+
+    _compare_exclude = frozenset({"loc"})
 
     name: str
     section: str | None
     params: tuple[tuple[str, BPFType], ...]
     return_type: BPFType
     body: tuple[Stmt, ...]
-    loc: Loc = field(compare=False)
+    loc: Loc
     is_global: bool = False
 
 
@@ -342,15 +346,15 @@ def dump(node: Any, indent: int = 0) -> str:
         name = type(node).__name__
         parts = []
         nested = []
-        for f in fields(node):
-            if f.name == "loc":
+        for fname in node._fields:
+            if fname == "loc":
                 continue
-            v = getattr(node, f.name)
-            if isinstance(v, tuple) and v and isinstance(v[0], Stmt) or f.name in (
+            v = getattr(node, fname)
+            if isinstance(v, tuple) and v and isinstance(v[0], Stmt) or fname in (
                 "body",
                 "orelse",
             ):
-                nested.append((f.name, v))
+                nested.append((fname, v))
             else:
                 parts.append(_expr_text(v) if isinstance(v, Expr) else repr(v))
         out = f"{pad}{name} {' '.join(parts)}".rstrip()
@@ -367,10 +371,10 @@ def dump(node: Any, indent: int = 0) -> str:
 def _expr_text(e: Expr) -> str:
     name = type(e).__name__
     inner = []
-    for f in fields(e):
-        if f.name in ("loc", "type"):
+    for fname in e._fields:
+        if fname in ("loc", "type"):
             continue
-        v = getattr(e, f.name)
+        v = getattr(e, fname)
         if isinstance(v, Expr):
             inner.append(_expr_text(v))
         elif isinstance(v, tuple):

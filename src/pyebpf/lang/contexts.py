@@ -16,17 +16,17 @@ Field kinds:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import cache
 
+from .._record import Record, factory, record
 from ..types import BPFType, IntType, i8, i16, i32, i64, u8, u16, u32, u64
 
 __all__ = ["CtxField", "ContextType", "XDP_MD", "SK_BUFF", "RAW_TRACEPOINT_ARGS",
            "tracepoint_context"]
 
 
-@dataclass(frozen=True)
-class CtxField:
+@record
+class CtxField(Record):
     name: str
     offset: int
     type: BPFType
@@ -34,12 +34,12 @@ class CtxField:
     writable: bool = False
 
 
-@dataclass(frozen=True)
-class ContextType:
+@record
+class ContextType(Record):
     """What ``ctx`` is inside one kind of program."""
 
     name: str
-    fields: dict[str, CtxField] = field(default_factory=dict)
+    fields: dict[str, CtxField] = factory(dict)
     packet_access: bool = False  # ctx.header() / ctx.data are allowed
 
     def field(self, name: str) -> CtxField | None:

@@ -9,9 +9,9 @@ bpftool too.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, overload
 
+from .._record import Record, record
 from .contexts import (
     RAW_TRACEPOINT_ARGS,
     SK_BUFF,
@@ -25,8 +25,8 @@ __all__ = ["Hook", "xdp", "tc", "socket_filter", "cgroup_skb", "tracepoint", "ra
            "func"]
 
 
-@dataclass(frozen=True)
-class Hook:
+@record
+class Hook(Record):
     """Where a program runs: ``kind`` (``"xdp"``, ``"tracepoint"``, ...), ELF section, target."""
 
     kind: str

@@ -19,19 +19,26 @@ Inside programs the helpers are called as ``bpf.<name>(...)``, e.g.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+from .._record import Record, record
 
 __all__ = ["Helper", "HELPERS", "by_name"]
 
 
-@dataclass(frozen=True)
-class Helper:
+@record
+class Helper(Record):
     name: str
     id: int
     args: tuple[str, ...]
     returns: str = "u64"  # "u64" "i64" "i32" "u32" "void" "ptr"
     doc: str = ""
+
+    @property  # type: ignore[misc]
+    def __doc__(self) -> str:  # type: ignore[override]
+        """What ``help(bpf.<helper>)`` shows: the kernel helper, its id and arguments."""
+        args = ", ".join(self.user_args) or "no arguments"
+        return f"bpf_{self.name} (helper #{self.id}; {args}) -> {self.returns}: {self.doc}"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         raise RuntimeError(
