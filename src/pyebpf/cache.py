@@ -32,17 +32,17 @@ import hashlib
 import json
 import os
 import struct
-import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from ._record import Record, record
+
 __all__ = ["Entry", "cache_dir", "enabled", "environment", "btf_fingerprint", "describe_map",
            "describe_type", "make_key", "load", "store", "prune", "clear"]
 
-MAGIC = b"PYEBPF-CACHE 1\n"
+MAGIC = b"PYEBPF-CACHE 2\n"  # 2: the parsed ObjectSpec is stored too
 SUFFIX = ".bpfo"
 _VMLINUX_BTF = "/sys/kernel/btf/vmlinux"
 _BTF_SAMPLE = 64 * 1024
@@ -50,9 +50,13 @@ _HEADER_LEN = struct.Struct("<Q")
 MAX_ENTRIES = 2000  # beyond this, store() removes the least recently used entries
 
 
-@dataclass(frozen=True)
-class Entry:
-    """A verified cache entry; ``spec`` is the ELF already parsed by ``elf.read_object``."""
+@record
+class Entry(Record):
+    """A verified cache entry; ``spec`` is the ELF already parsed by ``elf.read_object``.
+
+    The spec is stored pickled beside the ELF, so a cache hit needs neither
+    the ELF reader nor pyelftools (about 40 ms of imports in a new process).
+    """
 
     elf: bytes
     llvm_ir: str
@@ -216,12 +220,17 @@ def _decode(key: str, data: bytes) -> Entry | None:
     for size in header["sizes"]:
         blobs.append(body[pos:pos + size])
         pos += size
-    if pos != len(body) or len(blobs) != 3:
+    if pos != len(body) or len(blobs) != 4:
         return None
-    elf, opt_ir, raw_ir = blobs
-    from .elf import read_object
+    elf, opt_ir, raw_ir, spec_blob = blobs
+    import pickle
 
-    spec = read_object(elf, source_name="<pyebpf>")  # raises on a malformed object
+    from .spec import ObjectSpec
+
+    # The entry is the user's own file and its checksum matched: unpickling is safe here.
+    spec = pickle.loads(spec_blob)
+    if not isinstance(spec, ObjectSpec):
+        return None
     return Entry(elf, opt_ir.decode(), raw_ir.decode(), header.get("llvmlite", "?"), spec)
 
 
@@ -229,7 +238,19 @@ def store(key: str, entry: Entry) -> Path | None:
     """Write ``entry`` atomically; returns its path, or ``None`` if the cache is off or unwritable."""
     if not enabled():
         return None
-    blobs = [entry.elf, entry.llvm_ir.encode(), entry.unoptimized_ir.encode()]
+    import pickle
+
+    spec = entry.spec
+    if spec is None:
+        from .elf import read_object
+        from .errors import BPFError
+
+        try:
+            spec = read_object(entry.elf, source_name="<pyebpf>")
+        except BPFError:
+            return None  # never cache an object the ELF reader refuses
+    blobs = [entry.elf, entry.llvm_ir.encode(), entry.unoptimized_ir.encode(),
+             pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL)]
     header = json.dumps({"key": key, "llvmlite": entry.llvmlite_version,
                          "sizes": [len(b) for b in blobs]}).encode()
     body = b"".join([_HEADER_LEN.pack(len(header)), header, *blobs])
@@ -237,6 +258,8 @@ def store(key: str, entry: Entry) -> Path | None:
     path = _path(key)
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        import tempfile
+
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=SUFFIX, dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as f:

@@ -148,6 +148,14 @@ def test_entry_with_valid_checksum_but_bad_elf_is_ignored(cache_in_tmp: Path) ->
     assert cache.load("k" * 64) is None
 
 
+def test_entry_whose_spec_is_not_an_object_spec_is_ignored(cache_in_tmp: Path,
+                                                           tmp_path: Path) -> None:
+    elf = compile_programs([make_program(tmp_path)], cpu="v3").elf
+    cache.store("s" * 64, cache.Entry(elf, "", "", "0", spec={"not": "a spec"}))
+    assert (cache_in_tmp / ("s" * 64 + ".bpfo")).exists()
+    assert cache.load("s" * 64) is None
+
+
 def test_entry_under_another_key_is_ignored(cache_in_tmp: Path, tmp_path: Path) -> None:
     good = compile_programs([make_program(tmp_path)], cpu="v3")
     (entry,) = cache_in_tmp.glob("*.bpfo")

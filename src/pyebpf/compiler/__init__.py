@@ -15,9 +15,9 @@ tools and tests can look at each.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
+from .._record import MutableRecord, factory, record
 from ..errors import CompileError
 from . import tir
 from .frontend import MapUse, translate
@@ -26,8 +26,8 @@ from .source import FunctionSource
 __all__ = ["CompiledObject", "FrontendResult", "compile_programs", "front", "cache_key"]
 
 
-@dataclass
-class CompiledObject:
+@record
+class CompiledObject(MutableRecord):
     """One compiled ELF object and the forms it went through.
 
     ``spec`` is the object already parsed (set when it came from the cache,
@@ -38,16 +38,16 @@ class CompiledObject:
     llvm_ir: str
     unoptimized_ir: str
     typed_ir: str
-    maps: dict[str, Any] = field(default_factory=dict)  # object map name -> declaration
-    programs: list[str] = field(default_factory=list)
+    maps: dict[str, Any] = factory(dict)  # object map name -> declaration
+    programs: list[str] = factory(list)
     cpu: str = "v3"
     spec: Any = None
     cache_hit: bool = False
     cache_key: str | None = None
 
 
-@dataclass
-class FrontendResult:
+@record
+class FrontendResult(MutableRecord):
     """The typed IR of every function, with its source, and the maps they use."""
 
     funcs: list[tuple[tir.Function, FunctionSource]]
@@ -135,6 +135,10 @@ def compile_programs(programs: list[Any], *, cpu: str | None = None,
     if use_cache and result.cache_key is not None:
         import llvmlite
 
+        from ..elf import read_object
+
+        result.spec = read_object(result.elf, source_name="<pyebpf>")  # the loader needs it too
         cache.store(result.cache_key, cache.Entry(result.elf, result.llvm_ir,
-                                                   result.unoptimized_ir, llvmlite.__version__))
+                                                   result.unoptimized_ir, llvmlite.__version__,
+                                                   result.spec))
     return result
