@@ -38,9 +38,7 @@ from .constants import (
     TC_ACT_SHOT,
     TC_ACT_STOLEN,
     TC_ACT_UNSPEC,
-    AttachType,
     MapType,
-    ProgramType,
 )
 from .errors import (
     AttachError,
@@ -63,7 +61,6 @@ from .lang.decorators import (
     xdp,
 )
 from .lang.helpers import HELPERS as _HELPERS
-from .links import Link
 from .maps import (
     ArrayMap,
     ArrayOfMaps,
@@ -84,7 +81,6 @@ from .maps import (
     StackTraceMap,
 )
 from .net import htonl, htons, ntohl, ntohs
-from .programs import CompiledProgram, Object, Program, TestRunResult, compile, load
 from .types import Struct, bool_, char, i8, i16, i32, i64, sizeof, u8, u16, u32, u64
 
 XDP_ABORTED = 0
@@ -113,6 +109,36 @@ trace_printk = _intrinsic(
 globals().update({name: h for name, h in _HELPERS.items() if name not in globals()})
 
 __version__ = "0.1.0"
+
+# Names whose modules are imported on first use (PEP 562), keeping
+# ``import pyebpf`` cheap: declaring maps and programs needs none of them,
+# and the kernel-facing modules are imported once a program is loaded.
+_LAZY = {
+    "Program": "programs", "CompiledProgram": "programs", "TestRunResult": "programs",
+    "Object": "programs", "load": "programs", "compile": "programs",
+    "Link": "links",
+    "ProgramType": "constants", "AttachType": "constants",
+}
+# Submodules that an eager import used to bind as attributes of the package.
+_LAZY_SUBMODULES = ("links", "programs", "spec", "tracefs")
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    elif name in _LAZY_SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY, *_LAZY_SUBMODULES})
+
 
 __all__ = [
     # types

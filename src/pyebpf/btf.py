@@ -7,7 +7,7 @@ with ``BPF_BTF_LOAD``; the compiler and CO-RE ask the *kernel's* BTF
 kfunc ids.
 
 - :class:`BTF` reads raw BTF bytes.  Types are decoded on demand into small
-  frozen dataclasses (:class:`Int`, :class:`Struct`, ...), so opening the
+  frozen records (:class:`Int`, :class:`Struct`, ...), so opening the
   kernel's 5.5 MB BTF costs one pass that records where each type starts.
 - :class:`BTFBuilder` serializes types back into BTF bytes.
 - :func:`fixup_object_btf` makes the BTF that LLVM emits acceptable to
@@ -22,7 +22,6 @@ Format facts come from ``include/uapi/linux/btf.h`` and
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import struct
 from array import array
@@ -97,23 +96,108 @@ KERNEL_BTF_PATH = "/sys/kernel/btf/vmlinux"
 # --------------------------------------------------------------------------- types
 
 
-@dataclass(frozen=True)
-class Type:
-    """A BTF type; ``id`` is its type id in the BTF it came from (0 when built by hand)."""
+class _Record:
+    """Base of the small immutable records below (what ``@dataclass(frozen=True)`` gave).
+
+    ``@dataclass`` ``exec()``s five generated methods per class, about 0.7 ms
+    a class and 20 ms for this module, paid by every process that loads an
+    object.  Here each class's fields are read from its annotations once, at
+    class creation (base classes' first; re-annotating a field changes its
+    default), and one ``__init__``/``__eq__``/``__hash__``/``__repr__`` serves
+    all records.
+    """
+
+    _fields: tuple[str, ...] = ()
+    _defaults: dict[str, object] = {}
+
+    def __init_subclass__(cls) -> None:
+        super().__init_subclass__()
+        own = [n for n in cls.__dict__.get("__annotations__", {}) if not n.startswith("_")]
+        cls._fields = cls._fields + tuple(n for n in own if n not in cls._fields)
+        cls._defaults = {**cls._defaults, **{n: cls.__dict__[n] for n in own if n in cls.__dict__}}
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        fields = self._fields
+        if len(args) > len(fields):
+            raise TypeError(f"{type(self).__name__} takes {len(fields)} fields, got {len(args)}")
+        values = dict(zip(fields, args))
+        for name in fields[len(args):]:
+            if name in kwargs:
+                values[name] = kwargs.pop(name)
+            elif name in self._defaults:
+                values[name] = self._defaults[name]
+            else:
+                raise TypeError(f"{type(self).__name__} needs field {name!r}")
+        if kwargs:
+            raise TypeError(f"{type(self).__name__} has no field {next(iter(kwargs))!r}")
+        self.__dict__.update(values)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: {type(self).__name__} is frozen")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}: {type(self).__name__} is frozen")
+
+    def _key(self) -> tuple[object, ...]:
+        return tuple(self.__dict__[f] for f in self._fields)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._key() == other._key()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def _repr_fields(self) -> tuple[str, ...]:
+        return self._fields
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{f}={self.__dict__[f]!r}" for f in self._repr_fields())
+        return f"{type(self).__name__}({inner})"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild, (type(self), dict(self.__dict__)))
+
+    def replace(self, **changes: object) -> _Record:
+        """A copy with some fields changed (what ``dataclasses.replace`` did)."""
+        unknown = set(changes) - set(self.__dict__)
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no field {unknown.pop()!r}")
+        return _rebuild(type(self), {**self.__dict__, **changes})
+
+
+def _rebuild(cls: type[_Record], values: dict[str, object]) -> _Record:
+    obj = object.__new__(cls)
+    obj.__dict__.update(values)
+    return obj
+
+
+class Type(_Record):
+    """A BTF type; ``id`` is its type id in the BTF it came from (0 when built by hand).
+
+    ``id`` is keyword-only and left out of equality: the same type read from
+    two BTFs compares equal.
+    """
 
     name: str = ""
-    id: int = dataclasses.field(default=0, compare=False, kw_only=True)
+    id = 0
     kind = "unknown"
 
+    def __init__(self, *args: object, id: int = 0, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.__dict__["id"] = id
 
-@dataclass(frozen=True)
+    def _repr_fields(self) -> tuple[str, ...]:
+        return ("name", "id", *self._fields[1:])
+
+
 class Void(Type):
     """Type id 0."""
 
     kind = "void"
 
 
-@dataclass(frozen=True)
 class Int(Type):
     """``BTF_KIND_INT``: ``encoding`` is a mix of INT_SIGNED / INT_CHAR / INT_BOOL."""
 
@@ -128,13 +212,11 @@ class Int(Type):
         return bool(self.encoding & INT_SIGNED)
 
 
-@dataclass(frozen=True)
 class Ptr(Type):
     type: int = 0
     kind = "ptr"
 
 
-@dataclass(frozen=True)
 class Array(Type):
     type: int = 0
     index_type: int = 0
@@ -142,8 +224,7 @@ class Array(Type):
     kind = "array"
 
 
-@dataclass(frozen=True)
-class Member:
+class Member(_Record):
     """A struct/union member; ``bitfield_size`` is 0 for a plain member."""
 
     name: str
@@ -156,25 +237,21 @@ class Member:
         return self.bit_offset // 8
 
 
-@dataclass(frozen=True)
 class Struct(Type):
     size: int = 0
     members: tuple[Member, ...] = ()
     kind = "struct"
 
 
-@dataclass(frozen=True)
 class Union(Struct):
     kind = "union"
 
 
-@dataclass(frozen=True)
-class EnumValue:
+class EnumValue(_Record):
     name: str
     value: int
 
 
-@dataclass(frozen=True)
 class Enum(Type):
     size: int = 4
     values: tuple[EnumValue, ...] = ()
@@ -182,50 +259,42 @@ class Enum(Type):
     kind = "enum"
 
 
-@dataclass(frozen=True)
 class Enum64(Enum):
     size: int = 8
     kind = "enum64"
 
 
-@dataclass(frozen=True)
 class Fwd(Type):
     is_union: bool = False
     kind = "fwd"
 
 
-@dataclass(frozen=True)
 class Typedef(Type):
     type: int = 0
     kind = "typedef"
 
 
-@dataclass(frozen=True)
 class Volatile(Type):
     type: int = 0
     kind = "volatile"
 
 
-@dataclass(frozen=True)
 class Const(Type):
     type: int = 0
     kind = "const"
 
 
-@dataclass(frozen=True)
 class Restrict(Type):
     type: int = 0
     kind = "restrict"
 
 
-@dataclass(frozen=True)
 class TypeTag(Type):
     type: int = 0
     kind_flag: bool = False
     kind = "type_tag"
 
 
-@dataclass(frozen=True)
 class Func(Type):
     """``BTF_KIND_FUNC``: ``type`` is the FUNC_PROTO; ``linkage`` FUNC_STATIC/GLOBAL/EXTERN."""
 
@@ -234,13 +303,11 @@ class Func(Type):
     kind = "func"
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(_Record):
     name: str
     type: int
 
 
-@dataclass(frozen=True)
 class FuncProto(Type):
     """``BTF_KIND_FUNC_PROTO``; a last parameter of type 0 means ``...``."""
 
@@ -249,34 +316,29 @@ class FuncProto(Type):
     kind = "func_proto"
 
 
-@dataclass(frozen=True)
 class Var(Type):
     type: int = 0
     linkage: int = VAR_STATIC
     kind = "var"
 
 
-@dataclass(frozen=True)
-class VarSecInfo:
+class VarSecInfo(_Record):
     type: int
     offset: int
     size: int
 
 
-@dataclass(frozen=True)
 class Datasec(Type):
     size: int = 0
     vars: tuple[VarSecInfo, ...] = ()
     kind = "datasec"
 
 
-@dataclass(frozen=True)
 class Float(Type):
     size: int = 8
     kind = "float"
 
 
-@dataclass(frozen=True)
 class DeclTag(Type):
     type: int = 0
     component_idx: int = -1
@@ -820,7 +882,7 @@ def fixup_object_btf(
     renamed_protos: set[int] = set()
     for index, t in enumerate(list(types)):
         if isinstance(t, Func) and t.linkage == FUNC_EXTERN:
-            types[index] = dataclasses.replace(t, linkage=FUNC_GLOBAL)
+            types[index] = t.replace(linkage=FUNC_GLOBAL)
             proto = btf.type(t.type)
             if isinstance(proto, FuncProto) and t.type not in renamed_protos:
                 renamed_protos.add(t.type)
@@ -828,9 +890,9 @@ def fixup_object_btf(
                     p if p.name or not p.type else Param(f"arg{i}", p.type)
                     for i, p in enumerate(proto.params)
                 )
-                types[t.type - 1] = dataclasses.replace(proto, params=params)
+                types[t.type - 1] = proto.replace(params=params)
         elif isinstance(t, Var) and t.linkage == VAR_GLOBAL_EXTERN:
-            types[index] = dataclasses.replace(t, linkage=VAR_GLOBAL_ALLOCATED)
+            types[index] = t.replace(linkage=VAR_GLOBAL_ALLOCATED)
 
     for index, t in enumerate(list(types)):
         if not isinstance(t, Datasec):
@@ -854,8 +916,7 @@ def fixup_object_btf(
             size = section_sizes.get(name, t.size)
             if not size:
                 size = max((v.offset + v.size for v in secinfo), default=0)
-        types[index] = dataclasses.replace(t, name=_valid_section_name(name), size=size,
-                                           vars=tuple(secinfo))
+        types[index] = t.replace(name=_valid_section_name(name), size=size, vars=tuple(secinfo))
 
     for t in types:
         builder.add(t)
@@ -890,16 +951,14 @@ _EXT_HEADER = struct.Struct("<HBBI")  # magic, version, flags, hdr_len
 _EXT_SECTIONS = struct.Struct("<IIIIII")  # func_info off/len, line_info off/len, core_relo off/len
 
 
-@dataclass(frozen=True)
-class ExtFuncInfo:
+class ExtFuncInfo(_Record):
     """``bpf_func_info`` as stored in an object: ``insn_off`` in bytes within the section."""
 
     insn_off: int
     type_id: int
 
 
-@dataclass(frozen=True)
-class ExtLineInfo:
+class ExtLineInfo(_Record):
     """``bpf_line_info`` in an object; ``line_col`` packs ``line << 10 | col``."""
 
     insn_off: int
@@ -916,6 +975,7 @@ class ExtLineInfo:
         return self.line_col & 0x3FF
 
 
+# Still a dataclass: pyebpf.elf rebases these with dataclasses.replace().
 @dataclass(frozen=True)
 class CoreRelo:
     """``bpf_core_relo``: ``kind`` is ``enum bpf_core_relo_kind`` (0 = FIELD_BYTE_OFFSET...)."""

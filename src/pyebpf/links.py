@@ -14,24 +14,23 @@ loaded :class:`~pyebpf.programs.Program`).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import tracefs
-from .constants import (
-    XDP_FLAGS_DRV_MODE,
-    XDP_FLAGS_HW_MODE,
-    XDP_FLAGS_SKB_MODE,
-    AttachType,
-    PerfType,
-)
+from . import constants, tracefs
+from .constants import XDP_FLAGS_DRV_MODE, XDP_FLAGS_HW_MODE, XDP_FLAGS_SKB_MODE
 from .errors import AttachError, SyscallError
 from .tracefs import attach_error
+
+if TYPE_CHECKING:
+    import socket
+
+# socket (~5 ms) and ctypes (~3 ms) are imported by the functions that use
+# them, and the enums are looked up at call time: this module is imported
+# whenever a program is declared.
 
 __all__ = [
     "Link",
@@ -48,6 +47,7 @@ __all__ = [
 NETNS_DIR = Path("/var/run/netns")
 
 # UAPI asm-generic/socket.h
+SOL_SOCKET = 1
 SO_ATTACH_BPF = 50
 SO_DETACH_BPF = 27
 # UAPI linux/sched.h
@@ -66,7 +66,7 @@ _XDP_MODES = {
     "skb": XDP_FLAGS_SKB_MODE,
     "offload": XDP_FLAGS_HW_MODE,
 }
-_TCX_DIRECTIONS = {"ingress": AttachType.TCX_INGRESS, "egress": AttachType.TCX_EGRESS}
+_TCX_DIRECTIONS = {"ingress": "TCX_INGRESS", "egress": "TCX_EGRESS"}  # AttachType names
 
 
 def _sys() -> Any:
@@ -181,7 +181,7 @@ class Link:
         """Detach the program now, even if the link is pinned, and release everything."""
         if self._sock is not None:
             with contextlib.suppress(OSError):
-                self._sock.setsockopt(socket.SOL_SOCKET, SO_DETACH_BPF, 0)
+                self._sock.setsockopt(SOL_SOCKET, SO_DETACH_BPF, 0)
         if self._fd is not None:
             try:
                 _sys().link_detach(self._fd)
@@ -201,7 +201,7 @@ class Link:
         sock, self._sock = self._sock, None
         if sock is not None and sock.fileno() != -1:
             with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, SO_DETACH_BPF, 0)
+                sock.setsockopt(SOL_SOCKET, SO_DETACH_BPF, 0)
         for f in (fd, perf_fd):
             if f is not None:
                 with contextlib.suppress(OSError, ImportError):
@@ -259,6 +259,8 @@ def in_netns(name: str | os.PathLike[str] | None) -> Iterator[None]:
 
 
 def _setns(fd: int, what: str) -> None:
+    import ctypes
+
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.setns(fd, CLONE_NEWNET) != 0:
         err = ctypes.get_errno()
@@ -270,6 +272,8 @@ def _ifindex(ifname: str | None, ifindex: int | None, netns: str | None) -> tupl
         return ifindex, ifname or f"ifindex {ifindex}"
     if not ifname:
         raise TypeError("give ifname= or ifindex=")
+    import socket
+
     try:
         return socket.if_nametoindex(ifname), ifname
     except OSError:
@@ -314,7 +318,8 @@ def attach_xdp(
     with in_netns(netns):
         index, label = _ifindex(ifname, ifindex, netns)
         try:
-            fd = _sys().link_create(prog_fd, index, AttachType.XDP, flags=_XDP_MODES[mode])
+            fd = _sys().link_create(prog_fd, index, constants.AttachType.XDP,
+                                    flags=_XDP_MODES[mode])
         except SyscallError as e:
             hint = 'try mode="generic"' if mode == "native" and e.errno in (
                 errno.EOPNOTSUPP, errno.EINVAL) else ""
@@ -349,8 +354,9 @@ def attach_tcx(
     with in_netns(netns):
         index, label = _ifindex(ifname, ifindex, netns)
         try:
+            attach_type = constants.AttachType[_TCX_DIRECTIONS[direction]]
             fd = _sys().link_create(
-                prog_fd, index, _TCX_DIRECTIONS[direction], flags=flags, tcx_relative=relative
+                prog_fd, index, attach_type, flags=flags, tcx_relative=relative
             )
         except SyscallError as e:
             raise _link_create_error(e, f"tcx {direction} on {label}") from None
@@ -359,7 +365,7 @@ def attach_tcx(
 
 def _set_socket_filter(sock: socket.socket, prog_fd: int) -> None:
     try:
-        sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_BPF, prog_fd)
+        sock.setsockopt(SOL_SOCKET, SO_ATTACH_BPF, prog_fd)
     except OSError as e:
         raise attach_error(
             f"attaching a socket filter failed: {e.strerror} (is it a socket_filter program?)",
@@ -397,13 +403,13 @@ def attach_tracepoint(
     label = f"{category}/{name}"
     config = tracefs.event_id(category, name)
     try:
-        perf_fd = _sys().perf_event_open(PerfType.TRACEPOINT, config, pid=pid, cpu=cpu)
+        perf_fd = _sys().perf_event_open(constants.PerfType.TRACEPOINT, config, pid=pid, cpu=cpu)
     except SyscallError as e:
         raise attach_error(f"opening tracepoint {label} failed: {e.strerror}", e.errno,
                            "perf_event_open") from None
     try:
         try:
-            fd = _sys().link_create(prog_fd, perf_fd, AttachType.PERF_EVENT)
+            fd = _sys().link_create(prog_fd, perf_fd, constants.AttachType.PERF_EVENT)
         except SyscallError as e:
             if e.errno != errno.EINVAL:
                 raise _link_create_error(e, f"tracepoint {label}",
@@ -446,7 +452,7 @@ def attach_cgroup(prog: Any, cgroup_path: str | os.PathLike[str], attach_type: i
     try:
         fd = _sys().link_create(prog_fd, cg, int(attach_type))
     except SyscallError as e:
-        raise _link_create_error(e, f"cgroup {cgroup_path} ({AttachType(attach_type).name})") from None
+        raise _link_create_error(e, f"cgroup {cgroup_path} ({constants.AttachType(attach_type).name})") from None
     finally:
         os.close(cg)
     return Link(fd, kind="cgroup", target=str(cgroup_path), prog_fd=prog_fd)

@@ -21,16 +21,19 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
-import html
 import struct
 from collections.abc import Iterator, MutableMapping, Sequence
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from . import tracefs
 from .constants import MapType
 from .errors import MapError, SyscallError
 from .types import ArrayType, BPFType, IntType, StructType, as_type, u32, u64
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+# Declaring a map must stay cheap (it happens at import of the user's module):
+# pathlib, tracefs and html are imported by the methods that need them.
 
 __all__ = [
     "Map",
@@ -96,11 +99,26 @@ def _sys() -> Any:
 @functools.lru_cache(maxsize=1)
 def possible_cpus() -> int:
     """How many CPUs per-CPU maps hold a value for (``/sys/devices/system/cpu/possible``)."""
-    text = Path("/sys/devices/system/cpu/possible").read_text().strip()
+    with open("/sys/devices/system/cpu/possible") as f:
+        text = f.read().strip()
     highest = 0
     for part in text.split(","):
         highest = max(highest, int(part.split("-")[-1]))
     return highest + 1
+
+
+def _bpffs_path(path: str | Path, ensure_mounted: bool = False) -> Path:
+    """``path``, a relative one under the bpffs (which is mounted first if it is not)."""
+    from pathlib import Path
+
+    from . import tracefs
+
+    p = Path(path)
+    if not p.is_absolute():
+        return tracefs.bpffs_root() / p
+    if ensure_mounted:
+        tracefs.bpffs_root()
+    return p
 
 
 def _round8(n: int) -> int:
@@ -318,10 +336,7 @@ class Map(MutableMapping):
         return self
 
     def _pin_path(self) -> Path | None:
-        if not self.pin_name:
-            return None
-        path = Path(self.pin_name)
-        return path if path.is_absolute() else tracefs.bpffs_root() / path
+        return _bpffs_path(self.pin_name) if self.pin_name else None
 
     def _check_shape(self, info: dict[str, Any], fd: int) -> None:
         want = (int(self.map_type), self.key_size, self.value_size, self.max_entries)
@@ -410,9 +425,7 @@ class Map(MutableMapping):
     @classmethod
     def from_pinned(cls, path: str | Path, key_type: Any = None, value_type: Any = None) -> Map:
         """Open a map pinned at ``path`` (relative paths are under the bpffs)."""
-        p = Path(path)
-        if not p.is_absolute():
-            p = tracefs.bpffs_root() / p
+        p = _bpffs_path(path)
         try:
             fd = _sys().obj_get(str(p))
         except SyscallError as e:
@@ -430,11 +443,7 @@ class Map(MutableMapping):
 
     def pin(self, path: str | Path) -> Path:
         """Pin the map on the bpffs (mounted at /sys/fs/bpf if needed); returns the path."""
-        p = Path(path)
-        if not p.is_absolute():
-            p = tracefs.bpffs_root() / p
-        else:
-            tracefs.bpffs_root()
+        p = _bpffs_path(path, ensure_mounted=True)
         _sys().obj_pin(self.fd, str(p))
         return p
 
@@ -834,6 +843,8 @@ class Map(MutableMapping):
         return f"{type(self).__name__}({', '.join(parts)})"
 
     def _repr_html_(self) -> str:
+        import html
+
         title = html.escape(repr(self))
         if self._fd is None:
             return f"<p><code>{title}</code> (not loaded)</p>"

@@ -10,15 +10,11 @@ at their usual places when they are missing (root only).
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import difflib
 import errno
 import functools
 import os
-import re
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import AttachError, NotSupportedError
 
@@ -45,15 +41,28 @@ def find_mount(fstype: str, mounts_file: str = "/proc/mounts") -> Path | None:
             for line in f:
                 parts = line.split()
                 if len(parts) >= 3 and parts[2] == fstype:
-                    # /proc/mounts escapes spaces and friends as octal (\040).
-                    return Path(re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), parts[1]))
+                    return Path(_unescape_mount_path(parts[1]))
     except OSError:
         return None
     return None
 
 
+def _unescape_mount_path(text: str) -> str:
+    # /proc/mounts escapes spaces and friends as octal (\040).
+    if "\\" not in text:
+        return text
+    import re
+
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), text)
+
+
+# ctypes, and ctypes.util (which pulls in subprocess and tempfile), are
+# imported only when something has to be mounted: they cost ~15 ms at import.
 @functools.lru_cache(maxsize=1)
-def _libc() -> ctypes.CDLL:
+def _libc() -> Any:
+    import ctypes
+    import ctypes.util
+
     return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 
@@ -62,6 +71,8 @@ def _mount(fstype: str, target: Path) -> None:
     target.mkdir(parents=True, exist_ok=True)
     rc = _libc().mount(fstype.encode(), str(target).encode(), fstype.encode(), 0, None)
     if rc != 0:
+        import ctypes
+
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err))
 
@@ -120,6 +131,8 @@ def _event_dir(category: str, name: str) -> Path:
             candidates = list_events()
     except OSError:
         candidates = []
+    import difflib
+
     close = difflib.get_close_matches(f"{category}/{name}", candidates, n=3, cutoff=0.6)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     raise attach_error(f"no tracepoint {category}/{name} in {root() / 'events'}{hint}", errno.ENOENT)
@@ -142,7 +155,6 @@ def event_id(category: str, name: str) -> int:
         raise NotSupportedError(f"reading tracepoint ids ({d / 'id'})", detail="permission denied") from None
 
 
-@dataclass(frozen=True)
 class TraceField:
     """One field of a tracepoint record, as its ``format`` file describes it.
 
@@ -151,38 +163,84 @@ class TraceField:
     ``__data_loc`` arrays), ``is_data_loc`` marks ``__data_loc`` fields (a
     u32 holding ``offset | length << 16`` of data stored after the record),
     ``is_common`` the ``common_*`` header every record starts with.
+
+    Immutable, compared and hashed by value.  (A plain class rather than a
+    frozen dataclass: that costs ~1 ms to create at import.)
     """
 
-    name: str
-    c_type: str
-    offset: int
-    size: int
-    signed: bool
-    is_data_loc: bool = False
-    array_len: int = 0
-    is_common: bool = False
+    __slots__ = ("name", "c_type", "offset", "size", "signed", "is_data_loc", "array_len",
+                 "is_common")
+
+    def __init__(
+        self,
+        name: str,
+        c_type: str,
+        offset: int,
+        size: int,
+        signed: bool,
+        is_data_loc: bool = False,
+        array_len: int = 0,
+        is_common: bool = False,
+    ) -> None:
+        init = object.__setattr__
+        init(self, "name", name)
+        init(self, "c_type", c_type)
+        init(self, "offset", offset)
+        init(self, "size", size)
+        init(self, "signed", signed)
+        init(self, "is_data_loc", is_data_loc)
+        init(self, "array_len", array_len)
+        init(self, "is_common", is_common)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: TraceField is immutable")
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, f) for f in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not TraceField:
+            return NotImplemented
+        return self._values() == other._values()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{f}={getattr(self, f)!r}" for f in self.__slots__)
+        return f"TraceField({inner})"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (TraceField, self._values())
 
 
-_FIELD_RE = re.compile(
-    r"field:(?P<decl>[^;]*);\s*offset:(?P<offset>\d+);\s*size:(?P<size>\d+);"
-    r"(?:\s*signed:(?P<signed>-?\d+);)?"
-)
-_DECL_RE = re.compile(r"^(?P<type>.*?)\s*\b(?P<name>[A-Za-z_]\w*)\s*(?:\[(?P<len>[^\]]*)\])?$")
+@functools.lru_cache(maxsize=1)
+def _format_patterns() -> tuple[Any, Any]:
+    """The regexes for a ``format`` line and a field declaration (compiled on first use)."""
+    import re
+
+    field_re = re.compile(
+        r"field:(?P<decl>[^;]*);\s*offset:(?P<offset>\d+);\s*size:(?P<size>\d+);"
+        r"(?:\s*signed:(?P<signed>-?\d+);)?"
+    )
+    decl_re = re.compile(r"^(?P<type>.*?)\s*\b(?P<name>[A-Za-z_]\w*)\s*(?:\[(?P<len>[^\]]*)\])?$")
+    return field_re, decl_re
 
 
 def _parse_decl(decl: str) -> tuple[str, str, bool, int | None]:
     """``"__data_loc char[] filename"`` -> (c_type, name, is_data_loc, array_len or None)."""
+    decl_re = _format_patterns()[1]
     decl = " ".join(decl.split())
     data_loc = decl.startswith("__data_loc ")
     if data_loc:
         decl = decl[len("__data_loc ") :]
         # The kernel writes "__data_loc char[] filename": the brackets sit on the type.
         decl = decl.replace("[]", "")
-        m = _DECL_RE.match(decl)
+        m = decl_re.match(decl)
         if not m:
             raise ValueError(f"cannot parse tracepoint field {decl!r}")
         return m["type"].strip(), m["name"], True, 0
-    m = _DECL_RE.match(decl)
+    m = decl_re.match(decl)
     if not m:
         raise ValueError(f"cannot parse tracepoint field {decl!r}")
     length = m["len"]
@@ -194,9 +252,10 @@ def _parse_decl(decl: str) -> tuple[str, str, bool, int | None]:
 
 def parse_format(text: str) -> list[TraceField]:
     """Parse the text of a tracepoint ``format`` file into its fields, in record order."""
+    field_re = _format_patterns()[0]
     fields: list[TraceField] = []
     for line in text.splitlines():
-        m = _FIELD_RE.search(line)
+        m = field_re.search(line)
         if not m:
             continue
         c_type, name, data_loc, length = _parse_decl(m["decl"])
