@@ -101,6 +101,7 @@ class ModuleBuilder:
         self.map_globals: dict[str, ir.GlobalVariable] = {}
         self.di_globals: list[Any] = []
         self._cu: Any = None
+        self._retained: list[tuple[Any, Any]] = []
         self.fs: _FunctionState | None = None
 
     # ------------------------------------------------------------ debug info
@@ -264,6 +265,17 @@ class ModuleBuilder:
             "spFlags": ir.DIToken("DISPFlagDefinition | DISPFlagOptimized"),
             "flags": ir.DIToken("DIFlagPrototyped | DIFlagAllCallsDescribed"),
         }, is_distinct=True)
+        # Named parameters: BTF takes FUNC_PROTO argument names from these, and the
+        # kernel (and libbpf) refuse a FUNC whose arguments have no names.
+        params_di = [
+            m.add_debug_info("DILocalVariable", {
+                "name": pname, "arg": i + 1, "scope": sub, "file": file, "line": fn.loc.line,
+                "type": di_params[i + 1]})
+            for i, (pname, _) in enumerate(fn.params)
+        ]
+        # Attached in finish(): the variables point back at the subprogram, and llvmlite
+        # hashes metadata recursively, so the cycle may only close once nothing is added.
+        self._retained.append((sub, m.add_metadata(params_di)))
         func.set_metadata("dbg", sub)
         entry = func.append_basic_block("entry")
         b = ir.IRBuilder(entry)
@@ -792,6 +804,9 @@ class ModuleBuilder:
             ir.Constant(I32, 7), "Dwarf Version", ir.Constant(I32, 5)]))
         m.add_named_metadata("llvm.module.flags", m.add_metadata([
             ir.Constant(I32, 2), "Debug Info Version", ir.Constant(I32, 3)]))
+        for sub, nodes in self._retained:
+            sub.operands = tuple((k, v) for k, v in sub.operands if k != "retainedNodes") + (
+                ("retainedNodes", nodes),)
         return str(m)
 
 
