@@ -19,6 +19,7 @@ import functools
 import os
 import re
 import struct
+from typing import Any
 
 from pyebpf import _native as sys_
 from pyebpf.constants import (
@@ -247,10 +248,54 @@ def cpu_version() -> str:
     Without the rights to load programs, returns ``"v3"`` (what every
     kernel pyebpf supports accepts) instead of raising.
     """
+    from ._native import syscalls
+
+    real_kernel = syscalls._funnel is syscalls._kernel_funnel
+    remembered = _remembered_cpu() if real_kernel else None
+    if remembered:
+        return remembered
     try:
-        for version, probe in (("v4", _V4_PROBE), ("v3", _V3_PROBE), ("v2", _V2_PROBE)):
-            if _probe_loads(probe):
-                return version
+        version = next((v for v, probe in (("v4", _V4_PROBE), ("v3", _V3_PROBE),
+                                           ("v2", _V2_PROBE)) if _probe_loads(probe)), "v1")
     except SyscallError:
-        return "v3"
-    return "v1"
+        return "v3"  # no rights to probe: not remembered, the next process tries again
+    if real_kernel:
+        _remember_cpu(version)
+    return version
+
+
+def _cpu_record() -> Any:
+    """This boot's probe result file in the compile cache directory (None if the cache is off)."""
+    from . import cache
+
+    if not cache.enabled():
+        return None
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot = f.read().strip()
+    except OSError:
+        return None
+    # Probing loads three programs (~10 ms); a new boot or kernel probes again.
+    return cache.cache_dir() / f"cpu-{os.uname().release}-{boot}"
+
+
+def _remembered_cpu() -> str | None:
+    path = _cpu_record()
+    try:
+        text = path.read_text().strip() if path is not None else ""
+    except OSError:
+        return None
+    return text if text in ("v1", "v2", "v3", "v4") else None
+
+
+def _remember_cpu(version: str) -> None:
+    path = _cpu_record()
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(version)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # only costs a probe next time

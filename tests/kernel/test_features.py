@@ -57,3 +57,22 @@ def test_require():
         features.require("teleportation", False, since="9.9")
     assert exc.value.feature == "teleportation" and exc.value.since == "9.9"
     assert features.kernel_release() in str(exc.value)
+
+
+def test_cpu_version_is_remembered_per_boot(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYEBPF_CACHE_DIR", str(tmp_path))
+    features.cpu_version.cache_clear()
+    try:
+        probed = features.cpu_version()
+        (record,) = tmp_path.glob("cpu-*")
+        assert record.read_text() == probed
+        # A new process reads the record instead of probing: simulate one.
+        features.cpu_version.cache_clear()
+        record.write_text("v2")
+        assert features.cpu_version() == "v2"
+        # Garbage is ignored and the kernel probed again.
+        features.cpu_version.cache_clear()
+        record.write_text("nonsense")
+        assert features.cpu_version() == probed
+    finally:
+        features.cpu_version.cache_clear()
