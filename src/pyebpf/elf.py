@@ -485,7 +485,9 @@ class _Reader:
             fields["init_slots"] = tuple(sorted(slots))
         elif relocs:
             raise self.fail(f"map {name!r} has pointers but no 'values' member")
-        for needed in ("map_type",) if inner else ("map_type", "max_entries"):
+        # Inner templates and perf event arrays (sized to the CPUs at load) may omit max_entries.
+        sized_later = inner or fields.get("map_type") == 4  # BPF_MAP_TYPE_PERF_EVENT_ARRAY
+        for needed in ("map_type",) if sized_later else ("map_type", "max_entries"):
             if needed not in fields:
                 raise self.fail(f"map {name!r} does not set "
                                 f"{'type' if needed == 'map_type' else needed}")

@@ -66,6 +66,7 @@ _BTF_ONLY_MAPS = {
     MapType.SK_STORAGE, MapType.INODE_STORAGE, MapType.TASK_STORAGE, MapType.CGRP_STORAGE,
     MapType.STRUCT_OPS,
 }
+_ENOTSUPP = 524  # kernel-internal errno some map kinds return for BTF key/value types
 _MAPS_OF_MAPS = {MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS}
 # Programs the kernel checks against its own BTF before verifying (fentry & co.).
 _TRAMPOLINE_TYPES = {ProgramType.TRACING, ProgramType.LSM, ProgramType.EXT}
@@ -214,6 +215,12 @@ class _Maps:
         return fd
 
     def create(self, spec: MapSpec) -> int:
+        if spec.map_type == MapType.PERF_EVENT_ARRAY and not spec.max_entries:
+            # One slot per possible CPU, as libbpf does for an unsized perf event array.
+            from .maps import possible_cpus
+
+            spec = spec.replace(max_entries=possible_cpus(), key_size=spec.key_size or 4,
+                                value_size=spec.value_size or 4)
         inner_fd = 0
         if spec.inner is not None:
             inner_fd = self.obj.own(self.create(spec.inner))
@@ -235,8 +242,10 @@ class _Maps:
             return sys_.map_create(spec.map_type, spec.key_size, spec.value_size,
                                    spec.max_entries, **args)
         except SyscallError as exc:
-            if with_btf and exc.errno == _errno.EINVAL and spec.map_type not in _BTF_ONLY_MAPS:
-                # Older kernels refuse some BTF map descriptions; the map works without them.
+            if with_btf and exc.errno in (_errno.EINVAL, _ENOTSUPP) and \
+                    spec.map_type not in _BTF_ONLY_MAPS:
+                # Some kinds (perf event arrays) and older kernels refuse BTF key/value
+                # descriptions (EINVAL, or ENOTSUPP); the map works without them.
                 return sys_.map_create(spec.map_type, spec.key_size, spec.value_size,
                                        spec.max_entries, **args)
             raise _map_error(spec, exc) from None

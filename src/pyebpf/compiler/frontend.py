@@ -607,8 +607,8 @@ class Frontend:
 
     def ctx_attribute(self, ctx: T.Expr, attr: str, loc: Loc) -> Value:
         assert self.ctx_type is not None
-        if attr == "header":
-            return Known(_CtxMethod("header"), loc)
+        if attr in ("header", "arg"):
+            return Known(_CtxMethod(attr), loc)
         f = self.ctx_type.field(attr)
         if f is None:
             names = ", ".join(sorted(self.ctx_type.fields)) or "(none)"
@@ -888,6 +888,8 @@ class Frontend:
         if isinstance(obj, _BoundMapMethod):
             return self.map_method(obj, node, loc)
         if isinstance(obj, _CtxMethod):
+            if obj.method == "arg":
+                return self.ctx_arg(node, loc)
             return self.ctx_header(node, loc)
         if isinstance(obj, IntType):
             return self.cast(obj, node, loc)
@@ -977,6 +979,22 @@ class Frontend:
         data = T.CtxPacketPtr(PointerType(None, "packet"), loc, ctx, fdata.offset)
         end = T.CtxPacketPtr(PointerType(None, "packet_end"), loc, ctx, fend.offset)
         return T.HeaderPtr(PointerType(ty, "packet", nullable=True), loc, data, end, off_e, ty.size)
+
+    def ctx_arg(self, node: ast.Call, loc: Loc) -> Value:
+        """``ctx.arg(n)``: the n-th argument register of a probed function (pt_regs)."""
+        assert self.ctx_type is not None
+        if len(node.args) != 1 or node.keywords:
+            error(loc, "ctx.arg(n) takes one constant argument number")
+        n = self.expr(node.args[0])
+        if not isinstance(n, Lit):
+            error(self.src.loc(node.args[0]), "ctx.arg(n) needs a constant n")
+        f = self.ctx_type.field(f"arg{n.value}")
+        if f is None:
+            have = sorted(k for k in self.ctx_type.fields if k.startswith("arg"))
+            error(loc, f"the {self.ctx_type.name} context has no argument {n.value}",
+                  f"available: {', '.join(have) or 'none (use the fields instead)'}")
+        return Place(T.Local(PointerType(None, "ctx"), loc, "ctx"), f.offset, f.type, loc,
+                     writable=False)
 
     def helper_call(self, h: Helper, node: ast.Call, loc: Loc) -> T.Expr:
         self._no_keywords(node, loc)
@@ -1118,6 +1136,8 @@ class Frontend:
         name = bm.method
         args = node.args
         kw = {k.arg: k.value for k in node.keywords}
+        if hasattr(m.map, "event_type"):
+            return self.event_method(m, name, node, loc)
         vt = m.map.value_type
         if name == "lookup":
             if len(args) != 1 or kw:
@@ -1164,6 +1184,71 @@ class Frontend:
             return _StmtValue(T.MapIncrement(loc, m.name, key, by))
         error(loc, f"maps have no kernel-side method `{name}`",
               "kernel side: lookup, get, update, delete, increment, m[k] = v, del m[k]")
+
+    def event_method(self, m: MapUse, name: str, node: ast.Call, loc: Loc) -> Value:
+        """Kernel side of RingBuf (reserve/submit/discard/output) and PerfEventArray (output)."""
+        et = m.map.event_type
+        ring = int(m.map.map_type) == _RINGBUF
+        args = list(node.args)
+        kw = {k.arg: k.value for k in node.keywords}
+        mref = T.MapRef(PointerType(None, "map"), loc, m.name)
+
+        def flags(node_: ast.expr | None, default: int) -> T.Expr:
+            if node_ is None:
+                return T.Const(u64, loc, default)
+            return self.convert(self.to_expr(self.expr(node_), u64, loc), u64, loc)
+
+        def event_arg(node_: ast.expr) -> T.Expr:
+            if et is None:
+                error(loc, f"declare the event type: {type(m.map).__name__}(..., event=T)")
+            value = self.map_arg(et, node_, "event")
+            if isinstance(et, IntType):  # the helper copies from memory: spill the number
+                tmp = self.temp(et, loc)
+                self.pending.append(T.Assign(loc, tmp, value))
+                return T.AddrOf(PointerType(et, "stack"), loc, tmp)
+            return value
+
+        if ring and name == "reserve":
+            if args or kw:
+                error(loc, "events.reserve() takes no arguments (it reserves one event)")
+            if et is None:
+                error(loc, "reserve() needs the ring buffer's event type",
+                      "declare it as bpf.RingBuf(size, event=MyEvent)")
+            return T.HelperCall(PointerType(et, "ringbuf", nullable=True), loc, "ringbuf_reserve",
+                                131, (mref, T.Const(u64, loc, et.size), T.Const(u64, loc, 0)))
+        if ring and name in ("submit", "discard"):
+            if not 1 <= len(args) <= 2:
+                error(loc, f"events.{name}(e) takes the reserved event")
+            e = self.expr(args[0])
+            if not (isinstance(e, T.Expr) and isinstance(e.type, PointerType)
+                    and e.type.kind == "ringbuf"):
+                type_error(loc, f"events.{name}() takes a pointer from events.reserve()")
+            self.require_nonnull(e, loc)
+            hid = 132 if name == "submit" else 133
+            call = T.HelperCall(u64, loc, f"ringbuf_{name}", hid,
+                                (e, flags(args[1] if len(args) > 1 else kw.get("flags"), 0)))
+            return _StmtValue(T.ExprStmt(loc, call))
+        if ring and name == "output":
+            if not 1 <= len(args) <= 2:
+                error(loc, "events.output(value, flags=0)")
+            value = event_arg(args[0])
+            return T.HelperCall(i64, loc, "ringbuf_output", 130, (
+                mref, value, T.Const(u64, loc, et.size),
+                flags(args[1] if len(args) > 1 else kw.get("flags"), 0)))
+        if not ring and name == "output":
+            if not 2 <= len(args) <= 3:
+                error(loc, "events.output(ctx, value) sends one event to this CPU's buffer")
+            ctx = self.expr(args[0])
+            if not (isinstance(ctx, T.Expr) and isinstance(ctx.type, PointerType)
+                    and ctx.type.kind == "ctx"):
+                type_error(loc, "the first argument of output() is the program's ctx")
+            value = event_arg(args[1])
+            return T.HelperCall(i64, loc, "perf_event_output", 25, (
+                ctx, mref, flags(args[2] if len(args) > 2 else kw.get("flags"), _F_CURRENT_CPU),
+                value, T.Const(u64, loc, et.size)))
+        kind = "RingBuf" if ring else "PerfEventArray"
+        error(loc, f"{kind} has no kernel-side method `{name}`",
+              "ring buffers: reserve/submit/discard/output; perf buffers: output(ctx, value)")
 
     # ------------------------------------------------------------ conversions
 
@@ -1297,6 +1382,10 @@ def _char() -> IntType:
     from ..types import char
 
     return char
+
+
+_RINGBUF = 27  # BPF_MAP_TYPE_RINGBUF
+_F_CURRENT_CPU = 0xFFFFFFFF  # BPF_F_CURRENT_CPU: perf_event_output to this CPU's buffer
 
 
 def _is_map_obj(obj: Any) -> bool:
