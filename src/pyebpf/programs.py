@@ -232,9 +232,10 @@ class Program(_Compilable):
 class Subprogram(_Compilable):
     """A ``@bpf.func`` function: compiled into the programs that call it."""
 
-    def __init__(self, fn: Any) -> None:
+    def __init__(self, fn: Any, linkage: str = "static") -> None:
         self.fn = fn
         self.name = fn.__name__
+        self.linkage = linkage
         self.__wrapped__ = fn
 
 

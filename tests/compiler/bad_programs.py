@@ -241,3 +241,31 @@ def socket_filter_packet_access(ctx) -> int:
 def unreachable(ctx) -> int:
     return 0
     x = 1  # ERR unreachable code
+
+
+def recurse(n):
+    return recurse(n - 1)  # ERR calls itself
+
+
+@bpf.xdp
+def uses_recursion(ctx) -> int:
+    return recurse(3)  # ERR-AT recurse
+
+
+@bpf.func
+def unannotated(x) -> u32:  # ERR needs a type
+    return x
+
+
+@bpf.xdp
+def calls_unannotated(ctx) -> int:
+    return unannotated(1)  # ERR-AT unannotated
+
+
+def six(a, b, c, d, e, f):  # ERR at most 5
+    return a
+
+
+@bpf.xdp
+def calls_six(ctx) -> int:
+    return six(1, 2, 3, 4, 5, 6)  # ERR-AT six

@@ -22,11 +22,21 @@ INTERNALS = ("frontend.py", "codegen.py", "llvmlite", "pyelftools", "cffi", "sit
 
 
 def _expected(prog: bpf.Program) -> tuple[int, str]:
-    lines, first = inspect.getsourcelines(prog.fn)
-    for i, text in enumerate(lines):
-        m = re.search(r"# ERR (.*)$", text)
-        if m:
-            return first + i, m.group(1).strip()
+    """The line marked ``# ERR words``; ``# ERR-AT f`` sends the search to function ``f``."""
+    fn = prog.fn
+    for _ in range(3):
+        lines, first = inspect.getsourcelines(fn)
+        text = "".join(lines)
+        follow = re.search(r"# ERR-AT (\w+)", text)
+        if follow:
+            fn = getattr(bad_programs, follow.group(1))
+            fn = getattr(fn, "fn", fn)
+            continue
+        for i, line in enumerate(lines):
+            m = re.search(r"# ERR (.*)$", line)
+            if m:
+                return first + i, m.group(1).strip()
+        break
     raise AssertionError(f"{prog.name} has no # ERR marker")
 
 

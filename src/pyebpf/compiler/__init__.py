@@ -20,7 +20,7 @@ from typing import Any
 from .._record import MutableRecord, factory, record
 from ..errors import CompileError
 from . import tir
-from .frontend import MapUse, translate
+from .frontend import MapUse, Registry, translate
 from .source import FunctionSource
 
 __all__ = ["CompiledObject", "FrontendResult", "compile_programs", "front", "cache_key"]
@@ -62,13 +62,20 @@ class FrontendResult(MutableRecord):
 def front(programs: list[Any]) -> FrontendResult:
     """Stage 1: translate every program to typed IR; name the maps they use."""
     maps: dict[int, MapUse] = {}
+    registry = Registry(maps)
     funcs: list[tuple[tir.Function, FunctionSource]] = []
     seen: dict[str, Any] = {}
     for prog in programs:
         if prog.name in seen and seen[prog.name] is not prog:
             raise CompileError(f"two programs are named {prog.name!r}; rename one")
         seen[prog.name] = prog
-        funcs.append(translate(prog.fn, prog.hook.section, prog.hook.context(), maps))
+        funcs.append(translate(prog.fn, prog.hook.section, prog.hook.context(), maps, registry))
+    taken = {fn.name for fn, _ in funcs}
+    for fn, _ in registry.functions:
+        if fn.name in taken:
+            raise CompileError(f"a program and a function are both named {fn.name!r}; "
+                               "rename one")
+    funcs.extend(registry.functions)
     names: dict[str, Any] = {}
     for use in maps.values():
         other = names.get(use.name)
@@ -104,6 +111,8 @@ def _backend(fr: FrontendResult, cpu: str, license: str) -> tuple[bytes, str, st
     mb.cu(file)
     for use in fr.maps.values():
         mb.declare_map(use, file, first_fn.loc)
+    for fn, _ in fr.funcs:
+        mb.declare_function(fn)
     for fn, src in fr.funcs:
         mb.add_function(fn, src.filename, src.text)
     raw_ir = mb.finish()

@@ -99,6 +99,7 @@ class ModuleBuilder:
         self.sources: dict[str, str] = {}
         self.di_types: dict[Any, Any] = {}
         self.map_globals: dict[str, ir.GlobalVariable] = {}
+        self.functions: dict[str, ir.Function] = {}
         self.di_globals: list[Any] = []
         self._cu: Any = None
         self._retained: list[tuple[Any, Any]] = []
@@ -240,17 +241,28 @@ class ModuleBuilder:
 
     # ------------------------------------------------------------ functions
 
-    def add_function(self, fn: T.Function, filename: str, text: str) -> ir.Function:
-        file = self.di_file(filename, text)
-        cu = self.cu(file)
+    def declare_function(self, fn: T.Function) -> ir.Function:
+        """The LLVM function for ``fn`` (created once, so calls may precede bodies)."""
+        func = self.functions.get(fn.name)
+        if func is not None:
+            return func
         params = [llvm_type(t) for _, t in fn.params]
         fnty = ir.FunctionType(llvm_type(fn.return_type), params)
         func = ir.Function(self.module, fnty, fn.name)
         if fn.section:
             func.section = fn.section
         else:
+            # Static functions stay BPF-to-BPF calls (noinline), plain Python functions are
+            # inlined, global ones are verified on their own by the kernel.
             func.linkage = "internal" if not fn.is_global else ""
-            func.attributes.add("noinline")
+            func.attributes.add("alwaysinline" if fn.inline else "noinline")
+        self.functions[fn.name] = func
+        return func
+
+    def add_function(self, fn: T.Function, filename: str, text: str) -> ir.Function:
+        file = self.di_file(filename, text)
+        cu = self.cu(file)
+        func = self.declare_function(fn)
         m = self.module
         di_params = [self.di_type(fn.return_type)] + [
             self.di_type(t) if not (isinstance(t, PointerType) and t.kind == "ctx")
@@ -679,6 +691,10 @@ class ModuleBuilder:
             return self.b.trunc(r, llvm_type(e.type))
         return r
 
+    def expr_Call(self, e: T.Call) -> ir.Value:
+        callee = self.functions[e.func]
+        return self.b.call(callee, [self.expr(a) for a in e.args])
+
     def expr_MapRef(self, e: T.MapRef) -> ir.Value:
         return self.map_ptr(e.map_name)
 
@@ -794,6 +810,17 @@ class ModuleBuilder:
         g.section = "license"
         g.initializer = ir.Constant(lt, bytearray(lic))
         g.align = 1
+        kept = [f for f in self.functions.values()
+                if f.linkage == "internal" and "noinline" in f.attributes]
+        if kept:
+            # "Used" static functions keep their signatures: otherwise LLVM drops constant or
+            # unused arguments, the code no longer matches the BTF func_info the verifier
+            # checks calls against, and it refuses the program.
+            at = ir.ArrayType(PTR, len(kept))
+            used = ir.GlobalVariable(m, at, "llvm.compiler.used")
+            used.linkage = "appending"
+            used.section = "llvm.metadata"
+            used.initializer = ir.Constant(at, kept)
         if self._cu is not None:
             # The compile unit lists its globals so their types reach BTF.
             self._cu.operands = tuple(

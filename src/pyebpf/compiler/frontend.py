@@ -117,7 +117,10 @@ class Frontend:
     """Translate one function; collect the maps it uses into ``self.maps``."""
 
     def __init__(self, src: FunctionSource, env: Env, ctx_type: ContextType | None,
-                 section: str | None, maps: dict[int, MapUse]) -> None:
+                 section: str | None, maps: dict[int, MapUse],
+                 registry: Registry | None = None) -> None:
+        self.registry = registry if registry is not None else Registry(maps)
+        self.return_type: BPFType | None = i32
         self.src = src
         self.env = env
         self.ctx_type = ctx_type
@@ -150,6 +153,49 @@ class Frontend:
             body = body + (T.Return(T.Const(i32, loc, 0), loc),)
         return T.Function(fn.name, self.section, (("ctx", PointerType(None, "ctx")),), i32,
                           body, loc)
+
+    def subprogram(self, name: str, param_types: list[BPFType] | None, is_global: bool,
+                   annotated: bool) -> T.Function:
+        """A called function: ``@bpf.func`` (annotated) or a plain function (typed by its call)."""
+        fn = self.src.tree
+        loc = self.src.loc(fn)
+        args = fn.args
+        if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs or args.defaults:
+            error(loc, "functions called from programs take plain positional parameters",
+                  "no *args, **kwargs, keyword-only parameters or defaults")
+        if len(args.args) > 5:
+            error(loc, f"{fn.name}() has {len(args.args)} parameters; BPF calls pass at most 5",
+                  "group them in a struct, or use fewer")
+        params: list[tuple[str, BPFType]] = []
+        for i, a in enumerate(args.args):
+            if annotated:
+                if a.annotation is None:
+                    error(self.src.loc(a), f"parameter `{a.arg}` of @bpf.func {fn.name}() needs "
+                          "a type", f"write `{a.arg}: u32` (or another integer type)")
+                ty = self.type_of_annotation(a.annotation)
+            else:
+                assert param_types is not None
+                ty = param_types[i]
+            if not isinstance(ty, IntType):
+                type_error(self.src.loc(a), f"parameter `{a.arg}` is a {ty!r}; functions take "
+                           "integers and bool for now", "pass the fields you need")
+            params.append((a.arg, ty))
+        if annotated:
+            if fn.returns is None:
+                error(loc, f"@bpf.func {fn.name}() needs a return type", "write `-> u32`")
+            self.return_type = self.type_of_annotation(fn.returns)
+        else:
+            self.return_type = None  # fixed by the first return statement
+        body: list[T.Stmt] = []
+        for pname, ty in params:
+            self.locals[pname] = LocalVar(pname, ty, False)
+        inner = self.block(fn.body)
+        ret = self.return_type or i64
+        if not _terminates(inner):
+            body_end = (T.Return(loc, T.Const(ret, loc, 0)),)
+            inner = inner + body_end
+        body.extend(inner)
+        return T.Function(name, None, tuple(params), ret, tuple(body), loc, is_global)
 
     # ------------------------------------------------------------ statements
 
@@ -215,9 +261,15 @@ class Frontend:
     def visit_Return(self, node: ast.Return) -> T.Stmt:
         loc = self.src.loc(node)
         if node.value is None:
-            return T.Return(loc, T.Const(i32, loc, 0))
-        v = self.rvalue(node.value, want=i32)
-        return T.Return(loc, self.convert(v, i32, loc, implicit=True))
+            return T.Return(loc, T.Const(self.return_type or i64, loc, 0))
+        if self.return_type is None:  # a plain function: its first return fixes the type
+            v = self.expr(node.value)
+            self.return_type = self.infer_type(v, loc)
+            if not isinstance(self.return_type, IntType):
+                type_error(loc, "functions called from programs return integers for now")
+        want = self.return_type
+        v = self.rvalue(node.value, want=want)
+        return T.Return(loc, self.convert(v, want, loc, implicit=True))
 
     def visit_Assign(self, node: ast.Assign) -> T.Stmt | list[T.Stmt]:
         loc = self.src.loc(node)
@@ -902,6 +954,9 @@ class Frontend:
             if len(node.args) != 1:
                 error(loc, "bool() takes one argument")
             return self.truth(self.expr(node.args[0]), loc)
+        if _is_subprogram(obj):
+            return self.call_function(obj.fn, node, loc, annotated=True,
+                                      is_global=obj.linkage == "global")
         special = getattr(obj, "__pyebpf_intrinsic__", None)
         if special == "trace_printk":
             return self.trace_printk(node, loc)
@@ -913,6 +968,9 @@ class Frontend:
                     print: 'use bpf.trace_printk(b"fmt %d", x)',
                     range: "range() is only for `for` loops"}[obj]
             error(loc, f"`{obj.__name__}()` is not available in eBPF programs", hint)
+        if isinstance(obj, pytypes.FunctionType) and obj.__module__ not in ("builtins",) and \
+                not obj.__module__.startswith("pyebpf"):
+            return self.call_function(obj, node, loc, annotated=False, is_global=False)
         name = getattr(obj, "__name__", type(obj).__name__)
         error(loc, f"`{name}` cannot be called inside an eBPF program",
               "call helpers as bpf.<helper>(...), or mark the function with @bpf.func")
@@ -979,6 +1037,23 @@ class Frontend:
         data = T.CtxPacketPtr(PointerType(None, "packet"), loc, ctx, fdata.offset)
         end = T.CtxPacketPtr(PointerType(None, "packet_end"), loc, ctx, fend.offset)
         return T.HeaderPtr(PointerType(ty, "packet", nullable=True), loc, data, end, off_e, ty.size)
+
+    def call_function(self, fn: Any, node: ast.Call, loc: Loc, *, annotated: bool,
+                      is_global: bool) -> T.Expr:
+        """A call of a ``@bpf.func`` (a BPF-to-BPF call) or a plain function (inlined)."""
+        self._no_keywords(node, loc)
+        values = [self.expr(a) for a in node.args]
+        arg_types = None
+        if not annotated:
+            arg_types = [self.infer_type(v, loc) if not isinstance(v, Lit) else i64
+                         for v in values]
+        callee = self.registry.request(fn, arg_types, annotated, is_global, loc)
+        if len(values) != len(callee.params):
+            error(loc, f"{callee.name}() takes {len(callee.params)} argument(s), "
+                  f"got {len(values)}")
+        args = tuple(self.convert(self.to_expr(v, ty, loc), ty, loc, implicit=True)
+                     for v, (_, ty) in zip(values, callee.params))
+        return T.Call(callee.return_type, loc, callee.name, args)
 
     def ctx_arg(self, node: ast.Call, loc: Loc) -> Value:
         """``ctx.arg(n)``: the n-th argument register of a probed function (pt_regs)."""
@@ -1453,15 +1528,73 @@ def _describe(node: ast.expr) -> str:
     return names.get(type(node).__name__, f"`{type(node).__name__}` expression")
 
 
-def translate(fn: Any, section: str, ctx_type: ContextType, maps: dict[int, MapUse]
-              ) -> tuple[T.Function, FunctionSource]:
-    """Translate program function ``fn`` (entry of ``section``) to typed IR."""
-    src = FunctionSource.of(fn)
+class Registry:
+    """The functions programs call, translated once per object (and per argument types).
+
+    ``@bpf.func`` functions become BPF-to-BPF calls; plain Python functions
+    become internal functions LLVM always inlines, one per set of argument
+    types (so they are generic like Python functions).
+    """
+
+    def __init__(self, maps: dict[int, MapUse]) -> None:
+        self.maps = maps
+        self.done: dict[tuple[Any, ...], T.Function] = {}
+        self.functions: list[tuple[T.Function, FunctionSource]] = []
+        self.active: set[tuple[Any, ...]] = set()
+        self.names: set[str] = set()
+
+    def request(self, fn: Any, arg_types: list[BPFType] | None, annotated: bool,
+                is_global: bool, loc: Loc) -> T.Function:
+        key = (fn, tuple(arg_types) if arg_types is not None else None)
+        found = self.done.get(key)
+        if found is not None:
+            return found
+        if key in self.active:
+            error(loc, f"{fn.__name__}() calls itself; eBPF has no recursion",
+                  "rewrite it as a bounded loop")
+        name = fn.__name__
+        if not annotated:
+            name = "__inline_" + name + "".join("_" + _type_tag(t) for t in arg_types or ())
+        while name in self.names:
+            name += "_"
+        self.active.add(key)
+        try:
+            src = FunctionSource.of(fn)
+            fe = Frontend(src, _env_of(fn), None, None, self.maps, self)
+            func = fe.subprogram(name, arg_types, is_global, annotated)
+        finally:
+            self.active.discard(key)
+        if not annotated:
+            func = func.replace(inline=True)
+        self.names.add(name)
+        self.done[key] = func
+        self.functions.append((func, src))
+        return func
+
+
+def _type_tag(t: BPFType) -> str:
+    return "".join(c if c.isalnum() else "_" for c in repr(t))
+
+
+def _is_subprogram(obj: Any) -> bool:
+    return type(obj).__name__ == "Subprogram" and hasattr(obj, "linkage")
+
+
+def _env_of(fn: Any) -> Env:
     closure: dict[str, Any] = {}
     if getattr(fn, "__closure__", None):
         for name, cell in zip(fn.__code__.co_freevars, fn.__closure__):
             with contextlib.suppress(ValueError):
                 closure[name] = cell.cell_contents
-    env = Env(fn.__globals__, closure)
-    fe = Frontend(src, env, ctx_type, section, maps)
+    return Env(fn.__globals__, closure)
+
+
+def translate(fn: Any, section: str, ctx_type: ContextType, maps: dict[int, MapUse],
+              registry: Registry | None = None) -> tuple[T.Function, FunctionSource]:
+    """Translate program function ``fn`` (entry of ``section``) to typed IR.
+
+    Functions it calls are translated into ``registry.functions``.
+    """
+    src = FunctionSource.of(fn)
+    fe = Frontend(src, _env_of(fn), ctx_type, section, maps, registry)
     return fe.function(), src

@@ -320,6 +320,7 @@ class Function(Record):
     body: tuple[Stmt, ...]
     loc: Loc
     is_global: bool = False
+    inline: bool = False  # a plain Python function: always inlined by LLVM
 
 
 BOOL = bool_

@@ -114,8 +114,22 @@ def raw_tracepoint(name: str) -> Callable[[Callable[..., Any]], Any]:
     return lambda f: _program(f, Hook("raw_tracepoint", f"raw_tracepoint/{name}", target=name))
 
 
-def func(fn: Callable[..., Any]) -> Any:
-    """A subprogram callable from programs (a BPF-to-BPF call)."""
+def func(fn: Callable[..., Any] | None = None, *, linkage: str = "static") -> Any:
+    """A subprogram callable from programs (a BPF-to-BPF call).
+
+    Parameters and the return value are annotated integer types::
+
+        @bpf.func
+        def clamp(x: u32, hi: u32) -> u32:
+            return x if x < hi else hi
+
+    ``linkage="global"`` makes the kernel verify the function once, on its own,
+    instead of at every call site (faster to verify, but it sees only its arguments).
+    """
     from ..programs import Subprogram
 
-    return Subprogram(fn)
+    if linkage not in ("static", "global"):
+        raise ValueError(f"linkage must be 'static' or 'global', not {linkage!r}")
+    if fn is not None:
+        return Subprogram(fn, linkage)
+    return lambda f: Subprogram(f, linkage)
