@@ -100,6 +100,16 @@ def _intrinsic(name: str, doc: str) -> Any:
     return fn
 
 
+atomic_add = _intrinsic("atomic_add", "Atomically add to a u32/u64 in memory; gives the old value.")
+atomic_and = _intrinsic("atomic_and", "Atomic bitwise and on memory; gives the old value.")
+atomic_or = _intrinsic("atomic_or", "Atomic bitwise or on memory; gives the old value.")
+atomic_xor = _intrinsic("atomic_xor", "Atomic bitwise xor on memory; gives the old value.")
+atomic_xchg = _intrinsic("atomic_xchg", "Atomically store a value; gives the old value.")
+atomic_cmpxchg = _intrinsic(
+    "atomic_cmpxchg",
+    "atomic_cmpxchg(place, expected, new): store new if place == expected; gives the old value.",
+)
+
 trace_printk = _intrinsic(
     "trace_printk",
     'Print to /sys/kernel/tracing/trace: bpf.trace_printk(b"pid %d", pid) (up to 3 values).',
@@ -152,6 +162,7 @@ __all__ = [
     "BloomFilterMap", "ProgArray", "StackTraceMap", "ArrayOfMaps", "HashOfMaps",
     # helpers and intrinsics
     "net", "htons", "htonl", "ntohs", "ntohl",
+    "atomic_add", "atomic_and", "atomic_or", "atomic_xor", "atomic_xchg", "atomic_cmpxchg",
     "trace_printk", "get_current_pid_tgid", "get_current_uid_gid", "get_current_comm",
     "ktime_get_ns", "get_smp_processor_id", "get_prandom_u32",
     # constants

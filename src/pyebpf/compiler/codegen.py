@@ -675,6 +675,27 @@ class ModuleBuilder:
             return b.sext(v, to)
         return b.zext(v, to)
 
+    def expr_AtomicRMW(self, e: T.AtomicRMW) -> ir.Value:
+        ptr = self.offset_ptr(self.expr(e.pointer), e.offset)
+        return self.b.atomic_rmw(e.op, ptr, self.expr(e.value), "seq_cst")
+
+    def expr_CmpXchg(self, e: T.CmpXchg) -> ir.Value:
+        ptr = self.offset_ptr(self.expr(e.pointer), e.offset)
+        pair = self.b.cmpxchg(ptr, self.expr(e.expected), self.expr(e.new), "seq_cst",
+                              "seq_cst")
+        return self.b.extract_value(pair, 0)
+
+    def expr_BytesEqual(self, e: T.BytesEqual) -> ir.Value:
+        base = self.expr(e.pointer)
+        b = self.b
+        result = ir.Constant(I1, 1)
+        for off, width in _chunks(len(e.data)):
+            ty = ir.IntType(width * 8)
+            got = b.load(self.offset_ptr(base, e.offset + off), typ=ty, align=1)
+            want = int.from_bytes(e.data[off:off + width], "little")
+            result = b.and_(result, b.icmp_unsigned("==", got, ir.Constant(ty, want)))
+        return result
+
     def expr_ByteSwap(self, e: T.ByteSwap) -> ir.Value:
         return self.b.bswap(self.expr(e.value))
 

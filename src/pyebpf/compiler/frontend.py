@@ -653,6 +653,8 @@ class Frontend:
             return self.ctx_attribute(base, attr, loc)
         place = self.as_place(base, loc)
         if place is not None:
+            if isinstance(place.type, ArrayType) and attr == "startswith":
+                return Known(_BytesMethod(place), loc)
             return self.field_place(place, attr, loc)
         error(loc, f"`.{attr}` needs a struct, a struct pointer or the context",
               "fields can be read from structs, map values and ctx")
@@ -841,6 +843,14 @@ class Frontend:
             error(loc, "`in` is not supported inside programs",
                   "use m.lookup(key) is not None for maps")
         op = _CMPOPS[type(op_node)]
+        if isinstance(right, Known) and isinstance(right.obj, bytes) or \
+                isinstance(left, Known) and isinstance(left.obj, bytes):
+            place, lit = (left, right) if isinstance(right, Known) else (right, left)
+            if op not in ("==", "!=") or not isinstance(place, Place):
+                type_error(loc, "bytes compare with == or != against a char/u8 array",
+                           'comm == b"bash"')
+            eq = self.bytes_equal(place, lit.obj, terminated=True, loc=loc)  # type: ignore[union-attr]
+            return eq if op == "==" else T.Unary(bool_, loc, "not", eq)
         if isinstance(right, Known) and right.obj is None:
             error(loc, f"compare with None using `is`/`is not`, not `{op}`")
         if isinstance(left, Lit) and isinstance(right, Lit):
@@ -939,6 +949,14 @@ class Frontend:
         obj = callee.obj
         if isinstance(obj, _BoundMapMethod):
             return self.map_method(obj, node, loc)
+        if isinstance(obj, _BytesMethod):
+            self._no_keywords(node, loc)
+            if len(node.args) != 1:
+                error(loc, "startswith() takes one bytes literal")
+            prefix = self.expr(node.args[0])
+            if not (isinstance(prefix, Known) and isinstance(prefix.obj, bytes)):
+                error(loc, "startswith() takes a bytes literal", 'comm.startswith(b"py")')
+            return self.bytes_equal(obj.place, prefix.obj, terminated=False, loc=loc)
         if isinstance(obj, _CtxMethod):
             if obj.method == "arg":
                 return self.ctx_arg(node, loc)
@@ -958,6 +976,8 @@ class Frontend:
             return self.call_function(obj.fn, node, loc, annotated=True,
                                       is_global=obj.linkage == "global")
         special = getattr(obj, "__pyebpf_intrinsic__", None)
+        if special in _ATOMICS:
+            return self.atomic(_ATOMICS[special], node, loc)
         if special == "trace_printk":
             return self.trace_printk(node, loc)
         if special in ("bswap16", "bswap32", "bswap64"):
@@ -995,6 +1015,36 @@ class Frontend:
         if ty.is_bool:
             return T.Truth(bool_, loc, e)
         return T.Cast(ty, loc, e) if e.type != ty else e
+
+    def atomic(self, op: str, node: ast.Call, loc: Loc) -> T.Expr:
+        """``bpf.atomic_add(p.count, 1)`` & co.: atomic on a 4- or 8-byte integer in memory."""
+        self._no_keywords(node, loc)
+        want = 3 if op == "cmpxchg" else 2
+        if len(node.args) != want:
+            what = "(place, expected, new)" if op == "cmpxchg" else "(place, value)"
+            error(loc, f"bpf.atomic_{op}{what}")
+        target = self.expr(node.args[0])
+        if not isinstance(target, Place) or not isinstance(target.type, IntType) or \
+                target.type.size not in (4, 8):
+            type_error(self.src.loc(node.args[0]), f"bpf.atomic_{op}() works on a u32/u64 "
+                       "(or i32/i64) field or element in memory, e.g. p.count")
+        ty = target.type
+        values = [self.convert(self.to_expr(self.expr(a), ty, loc), ty, loc, implicit=True)
+                  for a in node.args[1:]]
+        if op == "cmpxchg":
+            return T.CmpXchg(ty, loc, target.pointer, target.offset, values[0], values[1])
+        return T.AtomicRMW(ty, loc, op, target.pointer, target.offset, values[0])
+
+    def bytes_equal(self, place: Place, data: bytes, *, terminated: bool, loc: Loc) -> T.Expr:
+        """A char/u8 array compared with a bytes literal, as C strings when ``terminated``."""
+        ty = place.type
+        if not (isinstance(ty, ArrayType) and ty.is_bytes):
+            type_error(loc, f"only char/u8 arrays compare with bytes, not a {ty!r}")
+        if len(data) > ty.size:
+            return T.Const(bool_, loc, 0)  # can never match
+        if terminated and len(data) < ty.size:
+            data = data + b"\0"
+        return T.BytesEqual(bool_, loc, place.pointer, place.offset, data)
 
     def byte_swap(self, ty: IntType, node: ast.Call, loc: Loc) -> Value:
         self._no_keywords(node, loc)
@@ -1247,6 +1297,21 @@ class Frontend:
             if len(args) != 1:
                 error(loc, "m.delete(key) takes one argument")
             return _StmtValue(T.MapDelete(loc, m.name, self.map_key(m, args[0])))
+        if name == "tail_call":
+            if int(m.map.map_type) != _PROG_ARRAY:
+                error(loc, "tail_call() is a method of bpf.ProgArray")
+            if len(args) != 2 or kw:
+                error(loc, "progs.tail_call(ctx, index)")
+            ctx = self.expr(args[0])
+            if not (isinstance(ctx, T.Expr) and isinstance(ctx.type, PointerType)
+                    and ctx.type.kind == "ctx"):
+                type_error(loc, "the first argument of tail_call() is the program's ctx")
+            index = self.convert(self.to_expr(self.expr(args[1]), u32, loc), u32, loc,
+                                 implicit=True)
+            mref = T.MapRef(PointerType(None, "map"), loc, m.name)
+            # On success control never comes back; on failure the program goes on.
+            call = T.HelperCall(i64, loc, "tail_call", 12, (ctx, mref, index))
+            return _StmtValue(T.ExprStmt(loc, call))
         if name == "increment":
             if not 1 <= len(args) <= 2:
                 error(loc, "m.increment(key, by=1)")
@@ -1437,6 +1502,11 @@ class _BoundMapMethod(Record):
 
 
 @record
+class _BytesMethod(Record):
+    place: Place
+
+
+@record
 class _CtxMethod(Record):
     method: str
 
@@ -1460,6 +1530,9 @@ def _char() -> IntType:
 
 
 _RINGBUF = 27  # BPF_MAP_TYPE_RINGBUF
+_PROG_ARRAY = 3  # BPF_MAP_TYPE_PROG_ARRAY
+_ATOMICS = {"atomic_add": "add", "atomic_and": "and", "atomic_or": "or", "atomic_xor": "xor",
+            "atomic_xchg": "xchg", "atomic_cmpxchg": "cmpxchg"}
 _F_CURRENT_CPU = 0xFFFFFFFF  # BPF_F_CURRENT_CPU: perf_event_output to this CPU's buffer
 
 

@@ -110,6 +110,35 @@ class ByteSwap(Expr):
 
 
 @record
+class AtomicRMW(Expr):
+    """``op`` (add and or xor xchg) on memory at ``pointer + offset``; gives the old value."""
+
+    op: str
+    pointer: Expr
+    offset: int
+    value: Expr
+
+
+@record
+class CmpXchg(Expr):
+    """Compare-and-exchange at ``pointer + offset``; gives the old value."""
+
+    pointer: Expr
+    offset: int
+    expected: Expr
+    new: Expr
+
+
+@record
+class BytesEqual(Expr):
+    """Whether the bytes at ``pointer + offset`` equal ``data`` (string compare, startswith)."""
+
+    pointer: Expr
+    offset: int
+    data: bytes
+
+
+@record
 class HelperCall(Expr):
     """A call of kernel helper ``helper_id``; ``args`` are already converted."""
 

@@ -1,0 +1,107 @@
+"""Tail calls, atomics and string comparisons, run in the kernel."""
+
+from __future__ import annotations
+
+import os
+
+import pyebpf as bpf
+from pyebpf import char, u32, u64
+
+
+class Counter(bpf.Struct):
+    hits: u64
+    flags: u64
+    small: u32
+    pad: u32
+
+
+counters = bpf.ArrayMap(Counter, max_entries=1)
+results = bpf.ArrayMap(u64, max_entries=8)
+
+
+@bpf.socket_filter
+def atomics(ctx) -> int:
+    c = counters.lookup(0)
+    if c is None:
+        return 0
+    results[0] = bpf.atomic_add(c.hits, 5)  # old value
+    bpf.atomic_or(c.flags, 0b1010)
+    bpf.atomic_and(c.flags, 0b0110)
+    bpf.atomic_xor(c.flags, 0b0001)
+    results[1] = bpf.atomic_xchg(c.small, 77)
+    results[2] = bpf.atomic_cmpxchg(c.small, 77, 99)  # succeeds: old 77
+    results[3] = bpf.atomic_cmpxchg(c.small, 1, 5)  # fails: old 99, unchanged
+    return 0
+
+
+def test_atomics_on_a_map_value() -> None:
+    atomics.load()
+    counters[0] = Counter(hits=10, flags=0, small=3)
+    atomics.test_run(b"\0" * 64)
+    c = counters[0]
+    assert c.hits == 15 and results[0] == 10
+    assert c.flags == ((0b1010 & 0b0110) ^ 0b0001)
+    assert results[1] == 3 and results[2] == 77 and results[3] == 99
+    assert c.small == 99
+    atomics.close()
+
+
+progs = bpf.ProgArray(4)
+tail_seen = bpf.ArrayMap(u64, max_entries=4)
+
+
+@bpf.socket_filter
+def tail_target(ctx) -> int:
+    tail_seen.increment(1)
+    return 7
+
+
+@bpf.socket_filter
+def tail_entry(ctx) -> int:
+    tail_seen.increment(0)
+    progs.tail_call(ctx, 2)
+    return 1  # reached only when the slot is empty
+
+
+def test_tail_call_through_prog_array() -> None:
+    with bpf.load(tail_entry, tail_target):
+        assert tail_entry.test_run(b"\0" * 64).retval == 1  # empty slot: falls through
+        progs[2] = tail_target
+        assert tail_entry.test_run(b"\0" * 64).retval == 7
+        assert tail_seen[0] == 2 and tail_seen[1] == 1
+    tail_entry.close()
+    tail_target.close()
+
+
+comm_hits = bpf.ArrayMap(u64, max_entries=4)
+MY_TGID = os.getpid()
+
+
+@bpf.tracepoint("syscalls/sys_enter_getppid")
+def by_comm(ctx) -> int:
+    if bpf.get_current_pid_tgid() >> 32 != MY_TGID:
+        return 0
+    comm: char[16]
+    bpf.get_current_comm(comm)
+    if comm == COMM:
+        comm_hits.increment(0)
+    if comm.startswith(PREFIX):
+        comm_hits.increment(1)
+    if comm == b"no-such-comm":
+        comm_hits.increment(2)
+    if comm != b"no-such-comm":
+        comm_hits.increment(3)
+    return 0
+
+
+with open("/proc/self/comm", "rb") as _f:
+    COMM = _f.read().strip()[:15]
+PREFIX = COMM[:3]
+
+
+def test_string_compare_and_startswith() -> None:
+    with by_comm.attach():
+        for _ in range(3):
+            os.getppid()
+    assert [comm_hits[i] for i in range(4)] == [3, 3, 0, 3]
+    by_comm.close()
