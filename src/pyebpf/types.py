@@ -164,6 +164,10 @@ class ArrayType(BPFType):
         self.align = self.elem.align
         self.name = f"{self.elem.name}[{length}]"
 
+    def __call__(self) -> Any:
+        """A zeroed value (``char[16]()`` is ``""``); in programs, a zeroed local array."""
+        return self.default()
+
     @property
     def is_string(self) -> bool:
         return isinstance(self.elem, IntType) and self.elem.is_char

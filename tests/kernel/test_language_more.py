@@ -81,7 +81,7 @@ MY_TGID = os.getpid()
 def by_comm(ctx) -> int:
     if bpf.get_current_pid_tgid() >> 32 != MY_TGID:
         return 0
-    comm: char[16]
+    comm = char[16]()
     bpf.get_current_comm(comm)
     if comm == COMM:
         comm_hits.increment(0)

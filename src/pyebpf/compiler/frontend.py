@@ -379,6 +379,10 @@ class Frontend:
                 else:
                     stmts.append(self.store(sub, self.to_expr(fv, f.type, loc), loc))
             return stmts
+        if isinstance(v, _ArrayCtor):
+            if v.type != ty:
+                type_error(loc, f"cannot assign a {v.type!r} to a {ty!r}")
+            return [T.FillBytes(loc, dst, b"", ty.size)]
         if isinstance(v, Known) and isinstance(v.obj, (bytes, str)) and isinstance(ty, ArrayType):
             data = v.obj.encode() if isinstance(v.obj, str) else v.obj
             if not ty.is_bytes:
@@ -965,6 +969,11 @@ class Frontend:
             return self.cast(obj, node, loc)
         if isinstance(obj, type) and issubclass(obj, Struct) and obj is not Struct:
             return self.struct_ctor(obj, node, loc)
+        if isinstance(obj, ArrayType):
+            if node.args or node.keywords:
+                error(loc, f"{obj!r}() takes no arguments: it makes a zeroed array",
+                      "fill it afterwards, or assign a bytes literal")
+            return _ArrayCtor(obj)
         if isinstance(obj, Helper):
             return self.helper_call(obj, node, loc)
         if obj is bool:
@@ -1463,7 +1472,7 @@ class Frontend:
     def infer_type(self, v: Value, loc: Loc) -> BPFType:
         if isinstance(v, Lit):
             return rules.literal_type(v.value)
-        if isinstance(v, _StructCtor):
+        if isinstance(v, (_StructCtor, _ArrayCtor)):
             return v.type
         if isinstance(v, Place):
             return v.type
@@ -1499,6 +1508,11 @@ class Frontend:
 class _BoundMapMethod(Record):
     map: Any
     method: str
+
+
+@record
+class _ArrayCtor(Record):
+    type: ArrayType
 
 
 @record
