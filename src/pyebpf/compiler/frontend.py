@@ -725,6 +725,11 @@ class Frontend:
                   "use m.get(key, default) for a copy, or m.lookup(key) for a pointer")
         base = self.expr(node.value)
         idx = self.expr(node.slice)
+        if isinstance(base, Known) and (isinstance(base.obj, BPFType) or isinstance(
+                base.obj, type) and issubclass(base.obj, Struct)):
+            if not isinstance(idx, Lit):
+                error(self.src.loc(node.slice), "array lengths must be constants")
+            return Known(self.type_from_object(base.obj, loc)[idx.value], loc)
         if isinstance(base, T.Expr) and isinstance(base.type, PointerType) and \
                 base.type.kind in ("packet", "packet_end"):
             error(loc, "packet read without a bounds check",
