@@ -7,7 +7,11 @@ import pyebpf
 PINNED = {
     "u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "char", "bool_", "Struct", "sizeof",
     "xdp", "tc", "socket_filter", "cgroup_skb", "tracepoint", "raw_tracepoint", "func",
+    "kprobe", "kretprobe", "uprobe", "uretprobe", "tp_btf", "fentry", "fexit", "fmod_ret", "lsm",
+    "iter", "perf_event", "cgroup_sock", "cgroup_sock_addr", "sockops", "sk_msg", "netfilter",
+    "IterLink",
     "Program", "CompiledProgram", "TestRunResult", "Object", "Link", "load", "compile",
+    "Const", "Global",
     "Map", "HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap",
     "LruPerCpuHashMap", "LpmTrieMap", "RingBuf", "PerfEventArray", "QueueMap", "StackMap",
     "BloomFilterMap", "ProgArray", "StackTraceMap", "ArrayOfMaps", "HashOfMaps",

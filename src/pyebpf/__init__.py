@@ -53,11 +53,27 @@ from .errors import (
 )
 from .lang.decorators import (
     cgroup_skb,
+    cgroup_sock,
+    cgroup_sock_addr,
+    fentry,
+    fexit,
+    fmod_ret,
     func,
+    iter,
+    kprobe,
+    kretprobe,
+    lsm,
+    netfilter,
+    perf_event,
     raw_tracepoint,
+    sk_msg,
     socket_filter,
+    sockops,
     tc,
+    tp_btf,
     tracepoint,
+    uprobe,
+    uretprobe,
     xdp,
 )
 from .lang.helpers import HELPERS as _HELPERS
@@ -126,11 +142,12 @@ __version__ = "0.1.0"
 _LAZY = {
     "Program": "programs", "CompiledProgram": "programs", "TestRunResult": "programs",
     "Object": "programs", "load": "programs", "compile": "programs",
-    "Link": "links",
+    "Link": "links", "IterLink": "links",
+    "Const": "variables", "Global": "variables",
     "ProgramType": "constants", "AttachType": "constants",
 }
 # Submodules that an eager import used to bind as attributes of the package.
-_LAZY_SUBMODULES = ("links", "programs", "spec", "tracefs")
+_LAZY_SUBMODULES = ("links", "programs", "spec", "tracefs", "features", "symbols", "uprobes")
 
 
 def __getattr__(name: str) -> Any:
@@ -155,7 +172,11 @@ __all__ = [
     "u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "char", "bool_", "Struct", "sizeof",
     # programs
     "xdp", "tc", "socket_filter", "cgroup_skb", "tracepoint", "raw_tracepoint", "func",
+    "kprobe", "kretprobe", "uprobe", "uretprobe", "tp_btf", "fentry", "fexit", "fmod_ret", "lsm",
+    "iter", "perf_event", "cgroup_sock", "cgroup_sock_addr", "sockops", "sk_msg", "netfilter",
+    "IterLink",
     "Program", "CompiledProgram", "TestRunResult", "Object", "Link", "load", "compile",
+    "Const", "Global",
     # maps
     "Map", "HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap",
     "LruPerCpuHashMap", "LpmTrieMap", "RingBuf", "PerfEventArray", "QueueMap", "StackMap",

@@ -122,7 +122,8 @@ class Program(_Compilable):
         """Compile (if needed) and load into the kernel; create or reuse the maps it uses."""
         if self._fd is not None:
             return self
-        obj = _load_compiled(self.compile(), {self.name: self}, log_level=log_level)
+        obj = _load_compiled(self.compile(), {self.name: self}, log_level=log_level,
+                             constants=constants)
         self._object = obj
         self._fd = obj.programs[self.name]
         return self
@@ -156,8 +157,13 @@ class Program(_Compilable):
 
         Options by hook: ``ifname``/``ifindex``/``mode``/``netns`` (XDP),
         ``ifname``/``ifindex``/``netns``/``before``/``after`` (TC), ``sock``
-        (socket filter), ``cgroup`` (cgroup hooks), ``pid``/``cpu``
-        (tracepoints).
+        (socket filter), ``cgroup`` (cgroup skb/sock/sock_addr, sockops),
+        ``pid``/``cpu`` (tracepoints), ``pid``/``cookie`` (uprobes;
+        ``symbols=[...]`` for uprobe_multi), ``offset`` (kprobes),
+        ``sample_freq``/``sample_period``/``cpus``/``pid`` (perf events),
+        ``map_fd`` (map iterators), ``hook``/``family``/``priority``/``netns``
+        (netfilter), ``map`` (sk_msg: a SockMap/SockHash).  Anything the
+        kernel lacks raises :class:`~pyebpf.errors.NotSupportedError` first.
         """
         if self.hook is None:
             raise AttachError("attach", 0, f"{self.name}: a pinned program does not know its hook")
@@ -309,21 +315,77 @@ def _compile(programs: list[Program], *, cpu: str | None = None) -> CompiledProg
 
 
 def _load_compiled(compiled: CompiledProgram, programs: dict[str, Program],
-                   *, log_level: int = 0) -> Any:
-    """Load a compiled object; bind its maps to their declarations (reusing loaded ones)."""
+                   *, log_level: int = 0, constants: dict[str, Any] | None = None) -> Any:
+    """Load a compiled object; bind its maps and globals to their declarations.
+
+    Maps already loaded (by another program) are reused; ``constants`` set
+    ``bpf.Const`` values in ``.rodata`` before it is frozen.
+    """
     from .loader import load_object
 
+    variables = compiled._compiled.globals
+    layout = _global_layout(compiled.spec) if variables else {}
+    patches: dict[str, dict[int, bytes]] = {}
+    for name, value in (constants or {}).items():
+        var = variables.get(name)
+        if var is None or var.section != ".rodata":
+            known = ", ".join(n for n, v in variables.items() if v.section == ".rodata")
+            raise BPFError(f"{name!r} is not a bpf.Const these programs read "
+                           f"(constants they read: {known or 'none'})")
+        section, offset = layout[name]
+        patches.setdefault(section, {})[offset] = var.type.pack(value)
     reuse = {name: m.fd for name, m in compiled.maps.items() if m.loaded}
-    obj = load_object(compiled.spec, reuse_maps=reuse, only=set(programs), log_level=log_level)
+    obj = load_object(compiled.spec, reuse_maps=reuse, only=set(programs), log_level=log_level,
+                      constants=patches)
     for name, m in compiled.maps.items():
         if not m.loaded:
             m._bind(os.dup(obj.maps[name]), owned=True)
+    for name, var in variables.items():
+        section, offset = layout[name]
+        var._bind(obj.maps[section], offset, compiled.spec.maps[section].value_size,
+                  writable=var.section != ".rodata")
     return obj
 
 
+def _global_layout(spec: ObjectSpec) -> dict[str, tuple[str, int]]:
+    """Variable name -> (global-data map name, byte offset), from the object's DATASECs."""
+    from .btf import BTF
+
+    if spec.btf is None:
+        return {}
+    btf = BTF.from_bytes(spec.btf)
+    out: dict[str, tuple[str, int]] = {}
+    for t in btf.types:
+        if t.kind == "datasec" and t.name in spec.maps:
+            for v in t.vars:
+                out[btf.type(v.type).name] = (t.name, v.offset)
+    return out
+
+
+_CGROUP_KINDS = {"cgroup_skb", "cgroup_sock", "cgroup_sock_addr", "sockops"}
+_TRACING_KINDS = {"tp_btf", "fentry", "fexit", "fmod_ret", "lsm"}
+
+
+def _cgroup_attach_type(hook: Any) -> int:
+    from .constants import AttachType
+    from .sections import classify
+
+    if hook.kind == "cgroup_skb":
+        return AttachType.CGROUP_INET_INGRESS if hook.direction == "ingress" else \
+            AttachType.CGROUP_INET_EGRESS
+    at = classify(hook.section).attach_type
+    assert at is not None
+    return at
+
+
 def _attach(prog: Program, options: dict[str, Any]) -> links.Link:
+    """One attach function per hook kind; the decorator's defaults, then the caller's options."""
+    from . import features
+
     hook = prog.hook
     kind = hook.kind
+    options = {**dict(hook.options), **options}
+    features.require_hook(kind)
     fd = prog.fd
     if kind == "xdp":
         return links.attach_xdp(fd, **options)
@@ -337,12 +399,41 @@ def _attach(prog: Program, options: dict[str, Any]) -> links.Link:
         return links.attach_tracepoint(fd, hook.target, **options)
     if kind == "raw_tracepoint":
         return links.attach_raw_tracepoint(fd, hook.target)
-    if kind == "cgroup_skb":
+    if kind in _CGROUP_KINDS:
+        if "cgroup" not in options:
+            raise TypeError(f"{kind} programs attach to a cgroup: "
+                            "prog.attach(cgroup='/sys/fs/cgroup/...')")
+        return links.attach_cgroup(fd, options["cgroup"], _cgroup_attach_type(hook))
+    if kind in ("uprobe", "uretprobe", "kprobe", "kretprobe"):
+        from . import uprobes
+
+        retprobe = kind.endswith("retprobe")
+        if kind.startswith("k"):
+            return uprobes.attach_kprobe(fd, hook.target, retprobe=retprobe, **options)
+        binary, symbol = options.pop("binary"), options.pop("symbol")
+        return uprobes.attach_uprobe(fd, binary, symbol, retprobe=retprobe, **options)
+    if kind in ("uprobe_multi", "uretprobe_multi"):
+        from . import uprobes
+
+        binary, symbol = options.pop("binary"), options.pop("symbol")
+        symbols = options.pop("symbols", [symbol])
+        return uprobes.attach_uprobe_multi(fd, binary, symbols,
+                                           retprobe=kind == "uretprobe_multi", **options)
+    if kind in _TRACING_KINDS:
+        return links.attach_tracing(fd, kind, hook.target)
+    if kind == "iter":
+        return links.attach_iter(fd, hook.target, **options)
+    if kind == "perf_event":
+        return links.attach_perf_event(fd, **options)
+    if kind == "netfilter":
+        return links.attach_netfilter(fd, **options)
+    if kind == "sk_msg":
         from .constants import AttachType
 
-        at = AttachType.CGROUP_INET_INGRESS if hook.direction == "ingress" else \
-            AttachType.CGROUP_INET_EGRESS
-        return links.attach_cgroup(fd, options["cgroup"], at)
+        if "map" not in options:
+            raise TypeError("sk_msg programs attach to a SockMap or SockHash: "
+                            "prog.attach(map=sockhash)")
+        return links.attach_sockmap(fd, options["map"], AttachType.SK_MSG_VERDICT)
     raise AttachError("attach", 0, f"attaching {kind} programs is not implemented yet")
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 import pyebpf as bpf
 from pyebpf import char, u32, u64
 
@@ -105,3 +107,41 @@ def test_string_compare_and_startswith() -> None:
             os.getppid()
     assert [comm_hits[i] for i in range(4)] == [3, 3, 0, 3]
     by_comm.close()
+
+
+LIMIT = bpf.Const(u32, 100)
+packets = bpf.Global(u64)
+budget = bpf.Global(u64, 1000)
+
+
+@bpf.socket_filter
+def with_globals(ctx) -> int:
+    packets.value += 1
+    budget.value = budget.value - LIMIT
+    return 1 if ctx.len > LIMIT else 0
+
+
+def test_const_set_per_load_and_globals_shared_with_python() -> None:
+    with pytest.raises(bpf.BPFError, match="not a bpf.Const"):
+        with_globals.load(constants={"NOPE": 1})
+    with_globals.load(constants={"LIMIT": 7})
+    assert LIMIT.value == 7
+    assert with_globals.test_run(b"\0" * 64).retval == 1  # 50 > 7
+    assert packets.value == 1 and budget.value == 993
+    packets.value = 40  # written from Python through the mmap, seen by the program
+    with_globals.test_run(b"\0" * 64)
+    assert packets.value == 41 and budget.value == 986
+    with pytest.raises(bpf.BPFError, match="bpf.Const"):
+        LIMIT.value = 3
+    with_globals.close()
+
+
+@bpf.socket_filter
+def writes_const(ctx) -> int:
+    LIMIT.value = 3
+    return 0
+
+
+def test_writing_a_const_in_a_program_is_refused() -> None:
+    with pytest.raises(bpf.CompileError, match="read-only"):
+        writes_const.compile()

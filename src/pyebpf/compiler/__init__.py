@@ -41,6 +41,7 @@ class CompiledObject(MutableRecord):
     maps: dict[str, Any] = factory(dict)  # object map name -> declaration
     programs: list[str] = factory(list)
     cpu: str = "v3"
+    globals: dict[str, Any] = factory(dict)  # variable name -> bpf.Const / bpf.Global
     spec: Any = None
     cache_hit: bool = False
     cache_key: str | None = None
@@ -53,6 +54,7 @@ class FrontendResult(MutableRecord):
     funcs: list[tuple[tir.Function, FunctionSource]]
     maps: dict[int, MapUse]
     names: dict[str, Any]  # object map name -> declaration
+    globals: dict[str, Any] = factory(dict)  # variable name -> bpf.Const / bpf.Global
 
     @property
     def typed_ir(self) -> str:
@@ -86,7 +88,13 @@ def front(programs: list[Any]) -> FrontendResult:
         names[use.name] = use.map
         if getattr(use.map, "name", None) is None:
             use.map._set_name(use.name)
-    return FrontendResult(funcs, maps, names)
+    variables: dict[str, Any] = {}
+    for use in registry.globals.values():
+        if use.name in variables or use.name in names:
+            raise CompileError(f"two globals or maps are named {use.name!r}; rename one")
+        variables[use.name] = use.map
+        use.map._set_name(use.name)
+    return FrontendResult(funcs, maps, names, variables)
 
 
 def cache_key(fr: FrontendResult, cpu: str, license: str) -> str:
@@ -97,6 +105,8 @@ def cache_key(fr: FrontendResult, cpu: str, license: str) -> str:
     for fn, src in fr.funcs:
         parts += [tir.dump(fn), f"file={src.filename}", src.text]
     parts += [cache.describe_map(use.name, use.map) for use in fr.maps.values()]
+    parts += [f"global {name} {type(var).__name__} {cache.describe_type(var.type)} "
+              f"{var.initial_bytes.hex()}" for name, var in fr.globals.items()]
     return cache.make_key(parts)
 
 
@@ -111,6 +121,8 @@ def _backend(fr: FrontendResult, cpu: str, license: str) -> tuple[bytes, str, st
     mb.cu(file)
     for use in fr.maps.values():
         mb.declare_map(use, file, first_fn.loc)
+    for name, var in fr.globals.items():
+        mb.declare_global(name, var, file, first_fn.loc)
     for fn, _ in fr.funcs:
         mb.declare_function(fn)
     for fn, src in fr.funcs:
@@ -129,7 +141,7 @@ def compile_programs(programs: list[Any], *, cpu: str | None = None,
     fr = front(programs)
     chosen = cpu or default_cpu()
     result = CompiledObject(elf=b"", llvm_ir="", unoptimized_ir="", typed_ir=fr.typed_ir,
-                            maps=fr.names, programs=[fn.name for fn, _ in fr.funcs], cpu=chosen)
+                            globals=fr.globals, maps=fr.names, programs=[fn.name for fn, _ in fr.funcs], cpu=chosen)
     use_cache = use_cache and cache.enabled()
     if use_cache:
         result.cache_key = cache_key(fr, chosen, license)

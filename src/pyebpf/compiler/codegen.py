@@ -100,6 +100,7 @@ class ModuleBuilder:
         self.di_types: dict[Any, Any] = {}
         self.map_globals: dict[str, ir.GlobalVariable] = {}
         self.functions: dict[str, ir.Function] = {}
+        self.global_vars: dict[str, ir.GlobalVariable] = {}
         self.di_globals: list[Any] = []
         self._cu: Any = None
         self._retained: list[tuple[Any, Any]] = []
@@ -237,6 +238,34 @@ class ModuleBuilder:
         gv.set_metadata("dbg", gve)
         self.di_globals.append(gve)
         self.map_globals[use.name] = gv
+        return gv
+
+    def declare_global(self, name: str, var: Any, file: Any, loc: Loc) -> ir.GlobalVariable:
+        """A bpf.Const / bpf.Global: a variable in .rodata / .data / .bss, typed in BTF.
+
+        Not an LLVM ``constant``, even in .rodata: the loader sets the value at load
+        time, so LLVM must not fold it.
+        """
+        m = self.module
+        data = var.initial_bytes
+        ty = memory_type(var.type) if isinstance(var.type, IntType) else ir.ArrayType(
+            I8, var.type.size)
+        gv = ir.GlobalVariable(m, ty, name)
+        gv.section = var.section
+        gv.align = max(var.type.align, 1)
+        if isinstance(var.type, IntType):
+            raw = int.from_bytes(data, "little")
+            gv.initializer = ir.Constant(ty, raw)
+        else:
+            gv.initializer = ir.Constant(ty, bytearray(data))
+        di = m.add_debug_info("DIGlobalVariable", {
+            "name": name, "scope": self.cu(file), "file": file, "line": loc.line,
+            "type": self.di_type(var.type), "isLocal": False, "isDefinition": True})
+        gve = m.add_debug_info("DIGlobalVariableExpression", {
+            "var": di, "expr": m.add_debug_info("DIExpression", {})})
+        gv.set_metadata("dbg", gve)
+        self.di_globals.append(gve)
+        self.global_vars[name] = gv
         return gv
 
     # ------------------------------------------------------------ functions
@@ -715,6 +744,9 @@ class ModuleBuilder:
     def expr_Call(self, e: T.Call) -> ir.Value:
         callee = self.functions[e.func]
         return self.b.call(callee, [self.expr(a) for a in e.args])
+
+    def expr_GlobalAddr(self, e: T.GlobalAddr) -> ir.Value:
+        return self.global_vars[e.name]
 
     def expr_MapRef(self, e: T.MapRef) -> ir.Value:
         return self.map_ptr(e.map_name)

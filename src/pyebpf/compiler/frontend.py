@@ -628,6 +628,10 @@ class Frontend:
         return self.known(obj, loc, name)
 
     def known(self, obj: Any, loc: Loc, name: str = "") -> Value:
+        if _is_global_var(obj):
+            use = self.registry.use_global(obj, name, self.env, loc)
+            addr = T.GlobalAddr(PointerType(obj.type, "global"), loc, use.name)
+            return Place(addr, 0, obj.type, loc, writable=obj.section != ".rodata")
         if isinstance(obj, bool):
             return T.Const(bool_, loc, int(obj))
         if isinstance(obj, int):
@@ -657,6 +661,8 @@ class Frontend:
             return self.ctx_attribute(base, attr, loc)
         place = self.as_place(base, loc)
         if place is not None:
+            if attr == "value" and isinstance(place.pointer, T.GlobalAddr):
+                return place  # `g.value` is the variable itself, as on the Python side
             if isinstance(place.type, ArrayType) and attr == "startswith":
                 return Known(_BytesMethod(place), loc)
             return self.field_place(place, attr, loc)
@@ -1630,10 +1636,23 @@ class Registry:
 
     def __init__(self, maps: dict[int, MapUse]) -> None:
         self.maps = maps
+        self.globals: dict[int, MapUse] = {}  # id(declaration) -> (object name, declaration)
         self.done: dict[tuple[Any, ...], T.Function] = {}
         self.functions: list[tuple[T.Function, FunctionSource]] = []
         self.active: set[tuple[Any, ...]] = set()
         self.names: set[str] = set()
+
+    def use_global(self, var: Any, name: str, env: Env, loc: Loc) -> MapUse:
+        """Name ``var`` (a bpf.Const / bpf.Global) once per object, by its module-level name."""
+        use = self.globals.get(id(var))
+        if use is None:
+            found = var.name or next((k for scope in (env.closure, env.globals)
+                                      for k, v in scope.items() if v is var), None) or name
+            if not found or not found.isidentifier():
+                error(loc, "this global variable has no name", "declare it at module level")
+            use = MapUse(found, var)
+            self.globals[id(var)] = use
+        return use
 
     def request(self, fn: Any, arg_types: list[BPFType] | None, annotated: bool,
                 is_global: bool, loc: Loc) -> T.Function:
@@ -1662,6 +1681,10 @@ class Registry:
         self.done[key] = func
         self.functions.append((func, src))
         return func
+
+
+def _is_global_var(obj: Any) -> bool:
+    return type(obj).__name__ in ("Const", "Global") and hasattr(obj, "initial_bytes")
 
 
 def _type_tag(t: BPFType) -> str:

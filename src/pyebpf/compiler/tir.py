@@ -155,6 +155,13 @@ class MapRef(Expr):
 
 
 @record
+class GlobalAddr(Expr):
+    """The address of global variable ``name`` (in .rodata, .data or .bss)."""
+
+    name: str
+
+
+@record
 class MapLookup(Expr):
     """``m.lookup(key)``: a nullable pointer to the value."""
 
