@@ -1181,19 +1181,86 @@ class StackTraceMap(Map):
 
 
 class _EventMap(Map):
-    """Declarations of event channels; their readers live in :mod:`pyebpf.events`."""
+    """Event channels; reading them is :mod:`pyebpf.events`' job.
+
+    Once a program using the channel is loaded: ``ch.poll(timeout)`` yields
+    typed events, ``ch.consume(callback, timeout)`` calls back per event,
+    ``ch.read_numpy(max_events)`` returns a structured array, ``ch.lost``
+    counts drops the kernel reported.  ``events.EventReader(a, b)`` reads
+    several channels on one epoll.
+    """
 
     keyless = True
-    event_type: BPFType | None
+    event_type: BPFType | None = None
+    _channel: Any = None
+    _single: Any = None
 
     def _shape_text(self) -> str:
         return f"event={self.event_type.name if self.event_type else None}"
 
     def __iter__(self) -> Iterator[Any]:
-        raise MapTypeError(f"{self._label}: read events with the events reader, not as a mapping")
+        raise MapTypeError(f"{self._label}: read events with poll()/consume()/read_numpy()")
 
     def __len__(self) -> int:
         return 0
+
+    def _open_channel(self) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _event_reader(self) -> Any:
+        """The channel's reader (mappings, perf fds), made on first use and kept."""
+        if self._channel is None:
+            self._channel = self._open_channel()
+        return self._channel
+
+    def _reader(self) -> Any:
+        if self._single is None:
+            from .events import _SingleReader
+
+            self._single = _SingleReader(self)
+        return self._single
+
+    def poll(self, timeout: float | None = None) -> Iterator[Any]:
+        """Yield the events ready now; when there are none, wait up to ``timeout``
+        seconds (None: forever) for some, yield those, and return::
+
+            while running:
+                for ev in events.poll(timeout=1.0):
+                    handle(ev)
+        """
+        return self._reader().poll(timeout)
+
+    def consume(self, callback: Any, timeout: float | None = None) -> int:
+        """Call ``callback(event)`` for each event :meth:`poll` would yield; returns the count."""
+        return self._reader().consume(callback, timeout)
+
+    def read_numpy(self, max_events: int | None = None, timeout: float = 0) -> Any:
+        """Up to ``max_events`` ready events (all by default) as a structured array of the
+        event type's dtype; waits up to ``timeout`` seconds when none is ready."""
+        return self._reader().read_numpy(max_events, timeout)
+
+    @property
+    def lost(self) -> int:
+        """Events the kernel reported dropped (perf buffers; ring buffers report none:
+        count failed ``reserve()`` calls in the program instead)."""
+        return self._channel.lost if self._channel is not None else 0
+
+    def _close_reader(self) -> None:
+        single, self._single = self._single, None
+        channel, self._channel = self._channel, None
+        if single is not None:
+            single.close()
+        if channel is not None:
+            channel.close()
+
+    def _bind(self, fd: int, owned: bool = True) -> Map:
+        if self._fd != fd:
+            self._close_reader()
+        return super()._bind(fd, owned)
+
+    def close(self) -> None:
+        self._close_reader()
+        super().close()
 
 
 class RingBuf(_EventMap):
@@ -1213,9 +1280,19 @@ class RingBuf(_EventMap):
     def size(self) -> int:
         return self.max_entries
 
+    def _open_channel(self) -> Any:
+        from .events import RingBufReader
+
+        return RingBufReader(self.fd, self.max_entries, self.event_type)
+
 
 class PerfEventArray(_EventMap):
-    """``BPF_MAP_TYPE_PERF_EVENT_ARRAY``: ``PerfEventArray(event=T)``, one slot per CPU."""
+    """``BPF_MAP_TYPE_PERF_EVENT_ARRAY``: ``PerfEventArray(event=T)``, one slot per CPU.
+
+    Call :meth:`open` before the program emits: the kernel drops samples for
+    CPUs whose slot holds no reader yet.  ``poll()`` and friends open it with
+    the default size on first use.
+    """
 
     map_type = MapType.PERF_EVENT_ARRAY
 
@@ -1228,6 +1305,20 @@ class PerfEventArray(_EventMap):
         if not self.max_entries:
             self.max_entries = possible_cpus()
         return super().create()
+
+    def open(self, pages: int = 64) -> PerfEventArray:
+        """Open a perf ring of ``pages`` pages (a power of 2) per online CPU and store its
+        fd in the map; returns the map.  Idempotent."""
+        if self._channel is None:
+            from .events import PerfBufReader
+
+            self._channel = PerfBufReader(self.fd, self.event_type, pages=pages)
+        return self
+
+    def _open_channel(self) -> Any:
+        from .events import PerfBufReader
+
+        return PerfBufReader(self.fd, self.event_type)
 
 
 class _GenericMap(Map):
