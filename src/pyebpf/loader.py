@@ -26,11 +26,11 @@ import os
 import re
 import struct
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from pyebpf import _native as sys_
 from pyebpf import sections
+from pyebpf._record import Record, record
 from pyebpf.constants import (
     BPF_F_RDONLY_PROG,
     BPF_F_SLEEPABLE,
@@ -72,7 +72,6 @@ _MAPS_OF_MAPS = {MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS}
 _TRAMPOLINE_TYPES = {ProgramType.TRACING, ProgramType.LSM, ProgramType.EXT}
 
 
-@dataclass
 class LoadedObject:
     """The kernel objects of one loaded :class:`ObjectSpec`.
 
@@ -82,12 +81,17 @@ class LoadedObject:
     for one.
     """
 
-    spec: ObjectSpec
-    maps: dict[str, int] = field(default_factory=dict)
-    programs: dict[str, int] = field(default_factory=dict)
-    btf_fd: int | None = None
-    logs: dict[str, str] = field(default_factory=dict)
-    _owned: list[int] = field(default_factory=list, repr=False)
+    def __init__(self, spec: ObjectSpec) -> None:
+        self.spec = spec
+        self.maps: dict[str, int] = {}
+        self.programs: dict[str, int] = {}
+        self.btf_fd: int | None = None
+        self.logs: dict[str, str] = {}
+        self._owned: list[int] = []
+
+    def __repr__(self) -> str:
+        return (f"LoadedObject(programs={self.programs}, maps={self.maps}, "
+                f"btf_fd={self.btf_fd})")
 
     def own(self, fd: int) -> int:
         self._owned.append(fd)
@@ -351,8 +355,8 @@ def _kernel_btf_id(name: str, kind: str, what: str) -> int:
         raise NotSupportedError(f"{what} {name!r}", detail=str(exc)) from None
 
 
-@dataclass
-class _Linked:
+@record
+class _Linked(Record):
     insns: bytes
     func_info: bytes
     line_info: bytes

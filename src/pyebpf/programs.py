@@ -11,11 +11,11 @@ reused), ``attach()`` -> a :class:`~pyebpf.links.Link`, ``test_run()`` ->
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import links
+from ._record import Record, record
 from .errors import AttachError, BPFError, CompileError, debug_tracebacks
 from .spec import ObjectSpec
 
@@ -26,8 +26,8 @@ __all__ = ["Program", "Subprogram", "CompiledProgram", "TestRunResult", "Object"
 _PACKET_HOOKS = {"xdp", "tc", "socket_filter", "cgroup_skb"}
 
 
-@dataclass(frozen=True)
-class TestRunResult:
+@record
+class TestRunResult(Record):
     """What ``prog.test_run()`` gives: return value, output packet, output context, ns per run."""
 
     __test__ = False  # not a pytest class
