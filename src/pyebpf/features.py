@@ -42,6 +42,10 @@ __all__ = [
     "has_attach_type",
     "has_batch_ops",
     "require",
+    "require_hook",
+    "has_uprobe_multi",
+    "has_kprobes",
+    "has_uprobes",
 ]
 
 _INSN = struct.Struct("<BBhi")
@@ -299,3 +303,77 @@ def _remember_cpu(version: str) -> None:
         os.replace(tmp, path)
     except OSError:
         pass  # only costs a probe next time
+
+
+# --------------------------------------------------------------------------- hooks
+
+
+@functools.cache
+def has_uprobe_multi() -> bool:
+    """Whether ``BPF_LINK_CREATE`` knows uprobe_multi links (Linux 6.6)."""
+    if not has_attach_type(ProgramType.KPROBE, AttachType.TRACE_UPROBE_MULTI):
+        return False
+    fd = sys_.prog_load(ProgramType.KPROBE, _MOV0 + _EXIT, "GPL",
+                        expected_attach_type=int(AttachType.TRACE_UPROBE_MULTI)).fd
+    try:
+        # A supported kernel rejects the bogus target ("/" is no regular file: EBADF);
+        # an old one rejects the attach type itself (EINVAL).
+        sys_.link_create(fd, 0, AttachType.TRACE_UPROBE_MULTI,
+                         uprobe_multi={"path": "/", "offsets": [0]})
+    except SyscallError as exc:
+        return exc.errno != _errno.EINVAL
+    finally:
+        sys_.close(fd)
+    return True  # pragma: no cover - "/" cannot be probed
+
+
+def has_kprobes() -> bool:
+    """Whether kprobes can be attached (kprobe PMU or tracefs ``kprobe_events``)."""
+    from .uprobes import has_kprobes as _has
+
+    return _has()
+
+
+def has_uprobes() -> bool:
+    """Whether uprobes can be attached (uprobe PMU or tracefs ``uprobe_events``)."""
+    from .uprobes import has_uprobes as _has
+
+    return _has()
+
+
+# hook kind -> (what it needs, probe, first kernel with it)
+def _hook_requirements(kind: str) -> list[tuple[str, Any, str | None]]:
+    P, A = ProgramType, AttachType
+    table: dict[str, list[tuple[str, Any, str | None]]] = {
+        "kprobe": [("kprobes", has_kprobes, None)],
+        "kretprobe": [("kprobes", has_kprobes, None)],
+        "kprobe_multi": [("kprobes", has_kprobes, None)],
+        "uprobe": [("uprobes", has_uprobes, "4.17")],
+        "uretprobe": [("uprobes", has_uprobes, "4.17")],
+        "uprobe_multi": [("uprobe_multi links", has_uprobe_multi, "6.6")],
+        "uretprobe_multi": [("uprobe_multi links", has_uprobe_multi, "6.6")],
+        "perf_event": [("perf_event programs", lambda: has_prog_type(P.PERF_EVENT), "4.9")],
+        "netfilter": [("netfilter programs", lambda: has_prog_type(P.NETFILTER), "6.4")],
+        "tc": [("tcx links", lambda: has_attach_type(P.SCHED_CLS, A.TCX_INGRESS), "6.6")],
+        "sk_msg": [("sk_msg programs", lambda: has_prog_type(P.SK_MSG), "4.17")],
+        "sockops": [("sockops programs", lambda: has_prog_type(P.SOCK_OPS), "4.13")],
+        "cgroup_sock": [("cgroup sock programs", lambda: has_prog_type(P.CGROUP_SOCK), "4.10")],
+        "cgroup_sock_addr": [("cgroup sock_addr programs",
+                              lambda: has_prog_type(P.CGROUP_SOCK_ADDR), "4.17")],
+        "tp_btf": [("BTF-typed tracing programs", lambda: has_prog_type(P.TRACING), "5.5")],
+        "iter": [("BPF iterators", lambda: has_prog_type(P.TRACING), "5.8")],
+    }
+    return table.get(kind, [])
+
+
+def require_hook(kind: str) -> None:
+    """Raise :class:`NotSupportedError` up front if the kernel cannot run hook ``kind``.
+
+    >>> require_hook("uprobe")          # fine on any kernel with uprobes
+    """
+    for feature, probe, since in _hook_requirements(kind):
+        if feature == "kprobes" and not probe():
+            raise NotSupportedError(
+                "kprobes", None, "this kernel has no kprobes: CONFIG_KPROBES is not set (no "
+                "kprobe PMU in /sys/bus/event_source/devices and no kprobe_events in tracefs)")
+        require(feature, bool(probe()), since)

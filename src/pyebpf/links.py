@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +40,14 @@ __all__ = [
     "attach_tracepoint",
     "attach_raw_tracepoint",
     "attach_cgroup",
+    "attach_tracing",
+    "attach_iter",
+    "attach_perf_event",
+    "attach_netfilter",
+    "attach_sockmap",
+    "link_perf_event",
+    "IterLink",
+    "online_cpus",
     "in_netns",
     "NETNS_DIR",
 ]
@@ -100,11 +108,17 @@ class Link:
         perf_fd: int | None = None,
         sock: socket.socket | None = None,
         prog_fd: int | None = None,
+        cleanup: Callable[[], None] | None = None,
+        children: list[Link] | None = None,
     ) -> None:
         self._fd = fd
         self._perf_fd = perf_fd
         self._sock = sock
         self._prog_fd = prog_fd
+        # undoes what no fd owns: a tracefs probe to remove, a BPF_PROG_ATTACH to detach
+        self._cleanup = cleanup
+        # one attachment made of several (perf events on every CPU)
+        self._children = list(children or ())
         self.kind = kind
         self.target = target
         self.pinned: Path | None = None
@@ -122,7 +136,13 @@ class Link:
 
     @property
     def closed(self) -> bool:
-        return self._fd is None and self._perf_fd is None and self._sock is None
+        return (self._fd is None and self._perf_fd is None and self._sock is None
+                and self._cleanup is None and not self._children)
+
+    @property
+    def links(self) -> list[Link]:
+        """The per-CPU links of a multi-part attachment (perf events), else ``[self]``."""
+        return list(self._children) or [self]
 
     @property
     def id(self) -> int:
@@ -136,6 +156,11 @@ class Link:
     def update(self, new_prog: Any) -> None:
         """Replace the attached program live (``BPF_LINK_UPDATE``); no event is missed."""
         new_fd = _fd_of(new_prog)
+        if self._children:
+            for child in self._children:
+                child.update(new_fd)
+            self._prog_fd = new_fd
+            return
         if self._sock is not None:
             _set_socket_filter(self._sock, new_fd)
             self._prog_fd = new_fd
@@ -192,6 +217,8 @@ class Link:
         if self._perf_fd is not None and self._fd is None:
             with contextlib.suppress(OSError):
                 _sys().perf_event_ioc_disable(self._perf_fd)
+        for child in self._children:
+            child.detach()
         self.close()
 
     def close(self) -> None:
@@ -199,6 +226,10 @@ class Link:
         fd, self._fd = self._fd, None
         perf_fd, self._perf_fd = self._perf_fd, None
         sock, self._sock = self._sock, None
+        cleanup, self._cleanup = self._cleanup, None
+        children, self._children = self._children, []
+        for child in children:
+            child.close()
         if sock is not None and sock.fileno() != -1:
             with contextlib.suppress(OSError):
                 sock.setsockopt(SOL_SOCKET, SO_DETACH_BPF, 0)
@@ -206,6 +237,9 @@ class Link:
             if f is not None:
                 with contextlib.suppress(OSError, ImportError):
                     _sys().close(f)
+        if cleanup is not None:
+            with contextlib.suppress(Exception):
+                cleanup()
 
     def __enter__(self) -> Link:
         return self
@@ -385,6 +419,27 @@ def attach_socket_filter(prog: Any, sock: socket.socket) -> Link:
                 prog_fd=prog_fd)
 
 
+def link_perf_event(prog_fd: int, perf_fd: int, label: str, *, cookie: int = 0) -> int | None:
+    """Run ``prog_fd`` on the events of ``perf_fd``: a BPF perf link, or the older ioctl.
+
+    Returns the link fd, or None when the kernel has no perf links (before
+    5.15) and the program was set with ``PERF_EVENT_IOC_SET_BPF`` instead.
+    """
+    try:
+        return _sys().link_create(prog_fd, perf_fd, constants.AttachType.PERF_EVENT,
+                                  perf_event_cookie=cookie)
+    except SyscallError as e:
+        if e.errno != errno.EINVAL:
+            raise _link_create_error(e, label, "is the program of the right type?") from None
+    try:
+        _sys().perf_event_ioc_set_bpf(perf_fd, prog_fd)
+        _sys().perf_event_ioc_enable(perf_fd)
+    except SyscallError as e2:
+        raise attach_error(f"attaching to {label} failed: {e2.strerror} "
+                           "(is the program of the right type?)", e2.errno, e2.op) from None
+    return None
+
+
 def attach_tracepoint(
     prog: Any, category: str, name: str | None = None, pid: int = -1, cpu: int = 0
 ) -> Link:
@@ -408,21 +463,7 @@ def attach_tracepoint(
         raise attach_error(f"opening tracepoint {label} failed: {e.strerror}", e.errno,
                            "perf_event_open") from None
     try:
-        try:
-            fd = _sys().link_create(prog_fd, perf_fd, constants.AttachType.PERF_EVENT)
-        except SyscallError as e:
-            if e.errno != errno.EINVAL:
-                raise _link_create_error(e, f"tracepoint {label}",
-                                         "is it a tracepoint program?") from None
-            fd = None  # kernels before 5.15: no perf links
-            try:
-                _sys().perf_event_ioc_set_bpf(perf_fd, prog_fd)
-                _sys().perf_event_ioc_enable(perf_fd)
-            except SyscallError as e2:
-                raise attach_error(
-                    f"attaching to tracepoint {label} failed: {e2.strerror} "
-                    "(is it a tracepoint program?)", e2.errno, e2.op,
-                ) from None
+        fd = link_perf_event(prog_fd, perf_fd, f"tracepoint {label}")
     except BaseException:
         _sys().close(perf_fd)
         raise
@@ -456,3 +497,225 @@ def attach_cgroup(prog: Any, cgroup_path: str | os.PathLike[str], attach_type: i
     finally:
         os.close(cg)
     return Link(fd, kind="cgroup", target=str(cgroup_path), prog_fd=prog_fd)
+
+
+# --------------------------------------------------------------------------- BTF-typed tracing
+
+# What the kernel lacks when it refuses a trampoline program (see features.trampolines_allowed).
+_TRACING_LINK_TYPES = {"tp_btf": "TRACE_RAW_TP", "fentry": "TRACE_FENTRY",
+                       "fexit": "TRACE_FEXIT", "fmod_ret": "MODIFY_RETURN", "lsm": "LSM_MAC"}
+
+
+def attach_tracing(prog: Any, kind: str, target: str = "") -> Link:
+    """Attach a loaded tp_btf / fentry / fexit / fmod_ret / lsm program.
+
+    The target was fixed at load (``attach_btf_id``), so the link needs no
+    more: ``BPF_LINK_CREATE`` with the program's attach type, or
+    ``BPF_RAW_TRACEPOINT_OPEN`` without a name on kernels before 5.11.
+    """
+    if kind not in _TRACING_LINK_TYPES:
+        raise ValueError(f"not a BTF tracing kind: {kind!r}")
+    prog_fd = _fd_of(prog)
+    attach_type = constants.AttachType[_TRACING_LINK_TYPES[kind]]
+    label = f"{kind} {target}".strip()
+    try:
+        fd = _sys().link_create(prog_fd, 0, attach_type)
+    except SyscallError as e:
+        if e.errno != errno.EINVAL:
+            raise _link_create_error(e, label) from None
+        try:
+            fd = _sys().raw_tracepoint_open(None, prog_fd)
+        except SyscallError as e2:
+            raise attach_error(f"attaching {label} failed: {e2.strerror}", e2.errno,
+                               "BPF_RAW_TRACEPOINT_OPEN") from None
+    return Link(fd, kind=kind, target=target, prog_fd=prog_fd)
+
+
+# --------------------------------------------------------------------------- iterators
+
+
+class IterLink(Link):
+    """A BPF iterator link: each :meth:`open` starts a new pass; :meth:`read` reads one whole."""
+
+    def open(self) -> Any:
+        """A new binary file object reading one pass of the iterator (``BPF_ITER_CREATE``)."""
+        try:
+            fd = _sys().iter_create(self.fd)
+        except SyscallError as e:
+            raise attach_error(f"starting iterator {self.target} failed: {e.strerror}",
+                               e.errno, "BPF_ITER_CREATE") from None
+        return os.fdopen(fd, "rb", buffering=0)
+
+    def read(self) -> bytes:
+        """Run the iterator once and return everything it wrote (``bpf_seq_printf`` output)."""
+        chunks = []
+        with self.open() as f:
+            while chunk := f.read(1 << 16):
+                chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def attach_iter(prog: Any, target: str = "", *, map_fd: int | None = None) -> IterLink:
+    """Attach an iterator program (``iter/task``, ``iter/bpf_map_elem`` with ``map_fd=``)."""
+    import struct
+
+    prog_fd = _fd_of(prog)
+    # union bpf_iter_link_info { struct { __u32 map_fd; } map; ... }
+    info = struct.pack("<I", map_fd) + bytes(12) if map_fd is not None else None
+    try:
+        fd = _sys().link_create(prog_fd, 0, constants.AttachType.TRACE_ITER, iter_info=info)
+    except SyscallError as e:
+        raise _link_create_error(e, f"iterator {target}") from None
+    return IterLink(fd, kind="iter", target=target, prog_fd=prog_fd)
+
+
+# --------------------------------------------------------------------------- perf event sampling
+
+# event name -> (enum perf_type_id member, config member name)
+PERF_EVENTS = {
+    "cpu-clock": ("SOFTWARE", "CPU_CLOCK"), "task-clock": ("SOFTWARE", "TASK_CLOCK"),
+    "page-faults": ("SOFTWARE", "PAGE_FAULTS"), "context-switches": ("SOFTWARE", "CONTEXT_SWITCHES"),
+    "cpu-migrations": ("SOFTWARE", "CPU_MIGRATIONS"),
+    "cpu-cycles": ("HARDWARE", "CPU_CYCLES"), "cycles": ("HARDWARE", "CPU_CYCLES"),
+    "instructions": ("HARDWARE", "INSTRUCTIONS"), "cache-misses": ("HARDWARE", "CACHE_MISSES"),
+    "cache-references": ("HARDWARE", "CACHE_REFERENCES"),
+    "branch-instructions": ("HARDWARE", "BRANCH_INSTRUCTIONS"),
+    "branch-misses": ("HARDWARE", "BRANCH_MISSES"),
+}
+
+
+def _perf_event_config(event: str | tuple[int, int]) -> tuple[int, int]:
+    if isinstance(event, tuple):
+        return event
+    try:
+        type_name, config_name = PERF_EVENTS[event]
+    except KeyError:
+        raise ValueError(f"unknown perf event {event!r}; known: {', '.join(PERF_EVENTS)} "
+                         "(or give a (type, config) pair)") from None
+    enum = constants.PerfCountSW if type_name == "SOFTWARE" else constants.PerfCountHW
+    return int(constants.PerfType[type_name]), int(enum[config_name])
+
+
+def online_cpus() -> list[int]:
+    """CPUs listed in ``/sys/devices/system/cpu/online`` (``0-3,6``)."""
+    cpus: list[int] = []
+    with open("/sys/devices/system/cpu/online") as f:
+        for part in f.read().strip().split(","):
+            lo, _, hi = part.partition("-")
+            cpus.extend(range(int(lo), int(hi or lo) + 1))
+    return cpus
+
+
+def attach_perf_event(
+    prog: Any,
+    event: str | tuple[int, int] = "cpu-clock",
+    *,
+    sample_freq: int | None = None,
+    sample_period: int | None = None,
+    cpus: list[int] | None = None,
+    pid: int = -1,
+) -> Link:
+    """Run a perf_event program on each sample of ``event``, on every CPU (or ``cpus``).
+
+    ``event`` is a name from :data:`PERF_EVENTS` or a ``(type, config)``
+    pair.  ``sample_freq`` (Hz per CPU, default 99) or ``sample_period``.
+    ``pid`` limits sampling to one process (``cpus`` still applies).
+    Returns one Link owning a perf event and BPF link per CPU.
+    """
+    if sample_freq is not None and sample_period is not None:
+        raise ValueError("give sample_freq or sample_period, not both")
+    if sample_freq is None and sample_period is None:
+        sample_freq = 99
+    ptype, config = _perf_event_config(event)
+    prog_fd = _fd_of(prog)
+    label = event if isinstance(event, str) else f"perf event {event}"
+    children: list[Link] = []
+    try:
+        for cpu in (online_cpus() if cpus is None else cpus):
+            try:
+                perf_fd = _sys().perf_event_open(
+                    ptype, config, pid=pid, cpu=cpu, freq=sample_freq is not None,
+                    sample_freq=sample_freq or 0, sample_period=sample_period or 0,
+                )
+            except SyscallError as e:
+                hint = {errno.ENOENT: "this machine has no such event (no hardware PMU?)",
+                        errno.EOPNOTSUPP: "sampling is not supported for this event here",
+                        errno.EINVAL: "the frequency may exceed "
+                                      "/proc/sys/kernel/perf_event_max_sample_rate"}
+                raise attach_error(f"opening {label} on CPU {cpu} failed: "
+                                   f"{hint.get(e.errno, e.strerror)}", e.errno,
+                                   "perf_event_open") from None
+            try:
+                fd = link_perf_event(prog_fd, perf_fd, f"{label} on CPU {cpu}")
+            except BaseException:
+                _sys().close(perf_fd)
+                raise
+            children.append(Link(fd, kind="perf_event", target=f"{label} cpu{cpu}",
+                                 perf_fd=perf_fd, prog_fd=prog_fd))
+    except BaseException:
+        for child in children:
+            child.close()
+        raise
+    return Link(None, kind="perf_event", target=label, prog_fd=prog_fd, children=children)
+
+
+# --------------------------------------------------------------------------- netfilter
+
+# UAPI linux/netfilter.h: NFPROTO_*, NF_INET_* hooks
+NF_FAMILIES = {"ipv4": 2, "ipv6": 10}
+NF_HOOKS = {"prerouting": 0, "local_in": 1, "forward": 2, "local_out": 3, "postrouting": 4}
+# UAPI linux/bpf.h: BPF_F_NETFILTER_IP_DEFRAG
+BPF_F_NETFILTER_IP_DEFRAG = 1
+
+
+def attach_netfilter(prog: Any, hook: str = "local_in", family: str = "ipv4", *,
+                     priority: int = 1, defrag: bool = False, netns: str | None = None) -> Link:
+    """Attach a netfilter program at ``hook`` for ``family`` in (optionally) network namespace ``netns``."""
+    if hook not in NF_HOOKS:
+        raise ValueError(f"netfilter hook must be one of {', '.join(NF_HOOKS)}, not {hook!r}")
+    if family not in NF_FAMILIES:
+        raise ValueError(f"netfilter family must be one of {', '.join(NF_FAMILIES)}, not {family!r}")
+    prog_fd = _fd_of(prog)
+    label = f"netfilter {family} {hook} priority {priority}"
+    nf = (NF_FAMILIES[family], NF_HOOKS[hook], priority,
+          BPF_F_NETFILTER_IP_DEFRAG if defrag else 0)
+    with in_netns(netns):
+        try:
+            fd = _sys().link_create(prog_fd, 0, constants.AttachType.NETFILTER, netfilter=nf)
+        except SyscallError as e:
+            hint = "another program may use this priority, or it is out of range" \
+                if e.errno in (errno.EBUSY, errno.EINVAL, errno.ERANGE) else ""
+            raise _link_create_error(e, label, hint) from None
+    return Link(fd, kind="netfilter", target=f"{family}/{hook}", prog_fd=prog_fd)
+
+
+# --------------------------------------------------------------------------- sockmap programs
+
+
+def attach_sockmap(prog: Any, sockmap: Any, attach_type: int) -> Link:
+    """Attach an sk_msg / sk_skb program to a SockMap or SockHash (``BPF_PROG_ATTACH``).
+
+    The attachment has no link fd: closing the Link detaches it with
+    ``BPF_PROG_DETACH``.
+    """
+    prog_fd = _fd_of(prog)
+    map_fd = _fd_of(sockmap, "SockMap/SockHash")
+    at = constants.AttachType(attach_type)
+    try:
+        _sys().prog_attach(map_fd, prog_fd, int(at))
+    except SyscallError as e:
+        raise attach_error(f"attaching {at.name} to map fd {map_fd} failed: {e.strerror}",
+                           e.errno, "BPF_PROG_ATTACH") from None
+    # keep our own references so the detach works even if the caller closes theirs
+    own_map, own_prog = os.dup(map_fd), os.dup(prog_fd)
+
+    def detach() -> None:
+        try:
+            with contextlib.suppress(SyscallError):
+                _sys().prog_detach(own_map, own_prog, int(at))
+        finally:
+            os.close(own_map)
+            os.close(own_prog)
+
+    return Link(None, kind=at.name.lower(), target=f"map fd {map_fd}", prog_fd=prog_fd,
+                cleanup=detach)

@@ -5,6 +5,12 @@ Offsets of the UAPI structs (``struct xdp_md``, ``struct __sk_buff``,
 ``struct bpf_raw_tracepoint_args``) are fixed by the kernel ABI; tracepoint
 contexts are built from the running kernel's tracefs ``format`` file.
 
+Probe contexts (kprobes, uprobes, perf events) are the architecture's
+``struct pt_regs``, exposed as ``ctx.arg(n)`` / ``ctx.ret`` / ``ctx.ip`` /
+``ctx.sp`` from a per-architecture table (checked against kernel BTF by a
+test).  BTF-typed contexts (``tp_btf``, fentry/fexit, LSM, iterators) are
+arrays of u64 whose names come from the running kernel's BTF.
+
 Field kinds:
 
 - ``"int"``: an integer (or array of integers, indexed with constants);
@@ -22,7 +28,9 @@ from .._record import Record, factory, record
 from ..types import BPFType, IntType, i8, i16, i32, i64, u8, u16, u32, u64
 
 __all__ = ["CtxField", "ContextType", "XDP_MD", "SK_BUFF", "RAW_TRACEPOINT_ARGS",
-           "tracepoint_context"]
+           "tracepoint_context", "pt_regs_context", "perf_event_context", "tracing_context",
+           "iter_context", "BPF_SOCK", "BPF_SOCK_ADDR", "BPF_SOCK_OPS", "SK_MSG_MD", "NF_CTX",
+           "PT_REGS_LAYOUTS"]
 
 
 @record
@@ -146,3 +154,197 @@ def tracepoint_context(category: str, name: str) -> ContextType:
             continue
         fields[f.name] = CtxField(f.name, f.offset, _int_for(f.size, bool(f.signed)))
     return ContextType(f"trace_event_raw_{name}", fields)
+
+
+# --------------------------------------------------------------------------- probes: pt_regs
+
+# Byte offsets in the kernel's ``struct pt_regs`` (what kprobe, uprobe and
+# perf_event programs see) of the argument registers in calling-convention
+# order, the return-value register, the instruction and stack pointers, and
+# sizeof(struct pt_regs).  x86_64: arch/x86/include/asm/ptrace.h (di, si, dx,
+# cx, r8, r9; ax; ip; sp).  aarch64: struct user_pt_regs (regs[0..7]; regs[0];
+# pc; sp).  riscv64: struct user_regs_struct (a0..a7; a0; pc; sp).
+PT_REGS_LAYOUTS: dict[str, tuple[tuple[int, ...], int, int, int, int]] = {
+    "x86_64": ((112, 104, 96, 88, 72, 64), 80, 128, 152, 168),
+    "aarch64": (tuple(8 * i for i in range(8)), 0, 256, 248, 272),
+    "riscv64": (tuple(8 * i for i in range(10, 18)), 80, 0, 16, 256),
+}
+
+
+def _machine() -> str:
+    import os
+
+    return os.uname().machine
+
+
+def _pt_regs_fields(machine: str) -> list[tuple[str, int, BPFType, str]]:
+    try:
+        args, ret, ip, sp, _size = PT_REGS_LAYOUTS[machine]
+    except KeyError:
+        raise ValueError(f"probe contexts are not described for {machine!r} yet; "
+                         f"known: {', '.join(PT_REGS_LAYOUTS)}") from None
+    fields: list[tuple[str, int, BPFType, str]] = [
+        (f"arg{i}", off, u64, "int") for i, off in enumerate(args)
+    ]
+    fields += [("ret", ret, u64, "int"), ("ip", ip, u64, "int"), ("sp", sp, u64, "int")]
+    return fields
+
+
+@cache
+def pt_regs_context(machine: str | None = None) -> ContextType:
+    """``struct pt_regs`` of ``machine`` (default: this one): ``ctx.arg(0..5)``, ``ctx.ret``, ``ip``, ``sp``."""
+    return _struct("pt_regs", _pt_regs_fields(machine or _machine()))
+
+
+@cache
+def perf_event_context(machine: str | None = None) -> ContextType:
+    """``struct bpf_perf_event_data``: the registers, then ``sample_period`` and ``addr``."""
+    machine = machine or _machine()
+    size = PT_REGS_LAYOUTS[machine][4] if machine in PT_REGS_LAYOUTS else 0
+    fields = _pt_regs_fields(machine)
+    fields += [("sample_period", size, u64, "int"), ("addr", size + 8, u64, "int")]
+    return _struct("bpf_perf_event_data", fields)
+
+
+# --------------------------------------------------------------------------- BTF-typed contexts
+
+
+def _btf_int_type(btf: object, type_id: int) -> IntType:
+    """u64, or i64 for a signed integer/enum: every BTF context slot is 8 bytes."""
+    from .. import btf as _btf
+
+    assert isinstance(btf, _btf.BTF)
+    t = btf.resolved(type_id)
+    signed = isinstance(t, _btf.Int) and t.signed or isinstance(t, _btf.Enum) and t.signed
+    return i64 if signed else u64
+
+
+def _args_context(name: str, params: list[tuple[str, int]], btf: object,
+                  ret_type: int | None) -> ContextType:
+    n = len(params)
+    fields = {"args": CtxField("args", 0, u64[max(n, 1)])}
+    for i, (pname, ptype) in enumerate(params):
+        if pname and pname not in fields:
+            fields[pname] = CtxField(pname, 8 * i, _btf_int_type(btf, ptype))
+        fields[f"arg{i}"] = CtxField(f"arg{i}", 8 * i, _btf_int_type(btf, ptype))
+    if ret_type is not None:
+        fields["ret"] = CtxField("ret", 8 * n, _btf_int_type(btf, ret_type) if ret_type else u64)
+    return ContextType(name, fields)
+
+
+@cache
+def tracing_context(kind: str, target: str) -> ContextType:
+    """The context of a BTF-typed program: ``ctx.args[i]``, ``ctx.<param>``, ``ctx.arg(i)``.
+
+    ``kind`` is ``"tp_btf"`` (the prototype behind ``btf_trace_<target>``,
+    without its leading ``void *``), ``"fentry"``/``"fexit"``/``"fmod_ret"``
+    (kernel function ``target``), or ``"lsm"`` (``bpf_lsm_<target>``).
+    fexit, fmod_ret and LSM programs also get ``ctx.ret`` (the slot after
+    the arguments).
+    """
+    from .. import btf as _btf
+
+    vmlinux = _btf.BTF.kernel()
+    try:
+        if kind == "tp_btf":
+            proto = vmlinux.func_proto(target, tracepoint=True)
+            params = proto.params[1:]  # the first is the tracepoint's `void *__data`
+            # btf_trace_<name> has no parameter names; the kernel's __bpf_trace_<name>
+            # wrapper has the same parameters, named.
+            try:
+                named = vmlinux.func_proto(f"__bpf_trace_{target}").params[1:]
+            except (KeyError, _btf.BTFError, LookupError):
+                named = ()
+            if len(named) == len(params):
+                params = named
+        else:
+            fn = f"bpf_lsm_{target}" if kind == "lsm" else target
+            proto = vmlinux.func_proto(fn)
+            params = proto.params
+    except (KeyError, _btf.BTFError, LookupError):
+        what = {"tp_btf": "BTF tracepoint", "lsm": "LSM hook"}.get(kind, "kernel function")
+        raise _btf.BTFError(f"no {what} {target!r} in the kernel's BTF") from None
+    with_ret = kind in ("fexit", "fmod_ret", "lsm")
+    return _args_context(f"{kind}/{target}", [(p.name, p.type) for p in params if p.type],
+                         vmlinux, proto.return_type if with_ret else None)
+
+
+@cache
+def iter_context(target: str) -> ContextType:
+    """``struct bpf_iter__<target>``: ``ctx.meta`` (the seq_file's ``bpf_iter_meta *``)
+    and the iterated object (``ctx.task`` for ``iter/task``), each a u64 pointer."""
+    from .. import btf as _btf
+
+    vmlinux = _btf.BTF.kernel()
+    try:
+        st = vmlinux.find(f"bpf_iter__{target}", "struct")
+    except (KeyError, _btf.BTFError, LookupError):
+        raise _btf.BTFError(f"no BPF iterator {target!r} in the kernel's BTF "
+                            f"(struct bpf_iter__{target} is missing)") from None
+    fields = {}
+    for m in vmlinux.members(st.id):
+        # each member is wrapped in an anonymous union (__bpf_md_ptr)
+        inner = vmlinux.members(m.type) if not m.name else ()
+        for name, off in ([(m.name, 0)] if m.name else [(i.name, 0) for i in inner]):
+            fields[name] = CtxField(name, m.byte_offset + off, u64)
+    return ContextType(f"bpf_iter__{target}", fields)
+
+
+# --------------------------------------------------------------------------- socket contexts
+
+# struct bpf_sock (include/uapi/linux/bpf.h): cgroup/sock_create, post_bind
+BPF_SOCK = _struct(
+    "bpf_sock",
+    [
+        ("bound_dev_if", 0, u32, "int"), ("family", 4, u32, "int"), ("type", 8, u32, "int"),
+        ("protocol", 12, u32, "int"), ("mark", 16, u32, "int"), ("priority", 20, u32, "int"),
+        ("src_ip4", 24, u32, "int"), ("src_ip6", 28, u32[4], "int"),
+        ("src_port", 44, u32, "int"), ("dst_port", 48, u32, "int"),
+        ("dst_ip4", 52, u32, "int"), ("dst_ip6", 56, u32[4], "int"),
+        ("state", 72, u32, "int"), ("rx_queue_mapping", 76, i32, "int"),
+    ],
+    writable=("bound_dev_if", "mark", "priority"),
+)
+
+# struct bpf_sock_addr: cgroup/connect4/6, bind4/6, sendmsg4/6, ...
+BPF_SOCK_ADDR = _struct(
+    "bpf_sock_addr",
+    [
+        ("user_family", 0, u32, "int"), ("user_ip4", 4, u32, "int"),
+        ("user_ip6", 8, u32[4], "int"), ("user_port", 24, u32, "int"),
+        ("family", 28, u32, "int"), ("type", 32, u32, "int"), ("protocol", 36, u32, "int"),
+        ("msg_src_ip4", 40, u32, "int"), ("msg_src_ip6", 44, u32[4], "int"),
+    ],
+    writable=("user_ip4", "user_ip6", "user_port", "msg_src_ip4", "msg_src_ip6"),
+)
+
+# struct bpf_sock_ops: sockops (the ``args``/``reply`` union starts at 4)
+_SOCK_OPS_U32 = ["is_fullsock", "snd_cwnd", "srtt_us", "bpf_sock_ops_cb_flags", "state", "rtt_min", "snd_ssthresh", "rcv_nxt", "snd_nxt", "snd_una", "mss_cache", "ecn_flags", "rate_delivered", "rate_interval_us", "packets_out", "retrans_out", "total_retrans", "segs_in", "data_segs_in", "segs_out", "data_segs_out", "lost_out", "sacked_out", "sk_txhash"]
+BPF_SOCK_OPS = _struct(
+    "bpf_sock_ops",
+    [
+        ("op", 0, u32, "int"), ("args", 4, u32[4], "int"), ("reply", 4, u32, "int"),
+        ("replylong", 4, u32[4], "int"), ("family", 20, u32, "int"),
+        ("remote_ip4", 24, u32, "int"), ("local_ip4", 28, u32, "int"),
+        ("remote_ip6", 32, u32[4], "int"), ("local_ip6", 48, u32[4], "int"),
+        ("remote_port", 64, u32, "int"), ("local_port", 68, u32, "int"),
+        *((name, 72 + 4 * i, u32, "int") for i, name in enumerate(_SOCK_OPS_U32)),
+        ("bytes_received", 168, u64, "int"), ("bytes_acked", 176, u64, "int"),
+        ("skb_len", 208, u32, "int"), ("skb_tcp_flags", 212, u32, "int"),
+    ],
+    writable=("reply", "replylong", "bpf_sock_ops_cb_flags"),
+)
+
+# struct sk_msg_md: sk_msg (data/data_end are 64-bit pointers here, not exposed)
+SK_MSG_MD = _struct(
+    "sk_msg_md",
+    [
+        ("family", 16, u32, "int"), ("remote_ip4", 20, u32, "int"),
+        ("local_ip4", 24, u32, "int"), ("remote_ip6", 28, u32[4], "int"),
+        ("local_ip6", 44, u32[4], "int"), ("remote_port", 60, u32, "int"),
+        ("local_port", 64, u32, "int"), ("size", 68, u32, "int"),
+    ],
+)
+
+# struct bpf_nf_ctx: netfilter (both members are kernel pointers)
+NF_CTX = _struct("bpf_nf_ctx", [("state", 0, u64, "int"), ("skb", 8, u64, "int")])
