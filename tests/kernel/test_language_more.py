@@ -7,7 +7,7 @@ import os
 import pytest
 
 import pyebpf as bpf
-from pyebpf import char, u32, u64
+from pyebpf import char, i32, u32, u64
 
 
 class Counter(bpf.Struct):
@@ -145,3 +145,39 @@ def writes_const(ctx) -> int:
 def test_writing_a_const_in_a_program_is_refused() -> None:
     with pytest.raises(bpf.CompileError, match="read-only"):
         writes_const.compile()
+
+
+idx_in = bpf.ArrayMap(u64, max_entries=4)
+idx_out = bpf.ArrayMap(u64, max_entries=8)
+
+
+class Slot(bpf.Struct):
+    key: u32
+    val: u32
+
+
+@bpf.socket_filter
+def variable_index(ctx) -> int:
+    squares = u64[8]()
+    for i in range(8):
+        squares[i] = u64(i) * u64(i)
+    j = idx_in.get(0, 0)
+    idx_out[0] = squares[j]  # in range: the square
+    idx_out[1] = squares[j + 100]  # out of range: 0
+    slots = Slot[4]()
+    slots[j % 4].val = 9
+    slots[j % 4].val += 1
+    idx_out[2] = slots[j % 4].val
+    idx_out[3] = squares[-1]
+    k = i32(idx_in.get(1, 0))  # a negative variable index is out of range too
+    idx_out[4] = squares[k] + 1
+    return 0
+
+
+def test_variable_indexes_are_bounds_checked() -> None:
+    variable_index.load()
+    idx_in[0] = 5
+    idx_in[1] = u64(-1 & 0xFFFFFFFFFFFFFFFF)
+    variable_index.test_run(b"\0" * 64)
+    assert [idx_out[i] for i in range(5)] == [25, 0, 10, 49, 1]
+    variable_index.close()

@@ -69,6 +69,11 @@ class Place(Record):
     type: BPFType
     loc: Loc
     writable: bool = True
+    # A variable element index: the memory is at ``offset + index * stride`` when
+    # ``index < bound`` (reads give 0 and writes do nothing otherwise).
+    index: T.Expr | None = None
+    bound: int = 0
+    stride: int = 0
 
 
 Value = Union[T.Expr, Lit, Known, Place]  # noqa: UP007 (a runtime alias)
@@ -309,7 +314,7 @@ class Frontend:
         place = self.place(target)
         if not isinstance(place.type, IntType):
             type_error(loc, f"`{op}=` needs an integer field, this is {place.type!r}")
-        cur = T.Load(place.type, loc, place.pointer, place.offset)
+        cur = self.load_place(place, loc)
         new = self.binary(op, cur, self.expr(node.value), loc)
         return self.store(place, new, loc)
 
@@ -404,7 +409,29 @@ class Frontend:
         if not place.writable:
             error(loc, "this field is read-only", "only some context fields may be written")
         expr = self.convert(self.to_expr(value, place.type, loc), place.type, loc, implicit=True)
-        return T.Store(loc, place.pointer, place.offset, expr)
+        if place.index is None:
+            return T.Store(loc, place.pointer, place.offset, expr)
+        store = T.Store(loc, self.indexed_pointer(place, loc), 0, expr)
+        return T.If(loc, self.index_in_bounds(place, loc), (store,), ())
+
+    def load_place(self, place: Place, loc: Loc) -> T.Expr:
+        """Read a scalar place; a variable index out of bounds reads 0."""
+        if place.index is None:
+            return T.Load(place.type, loc, place.pointer, place.offset)
+        value = T.Load(place.type, loc, self.indexed_pointer(place, loc), 0)
+        return T.Conditional(place.type, loc, self.index_in_bounds(place, loc), value,
+                             T.Const(place.type, loc, 0))
+
+    def indexed_pointer(self, place: Place, loc: Loc) -> T.Expr:
+        assert place.index is not None
+        scaled = T.Binary(u64, loc, "*", place.index, T.Const(u64, loc, place.stride))
+        offset = T.Binary(u64, loc, "+", scaled, T.Const(u64, loc, place.offset))
+        kind = place.pointer.type.kind if isinstance(place.pointer.type, PointerType) else "mem"
+        return T.PtrAdd(PointerType(place.type, kind), loc, place.pointer, offset)
+
+    def index_in_bounds(self, place: Place, loc: Loc) -> T.Expr:
+        assert place.index is not None
+        return T.Compare(bool_, loc, "<", place.index, T.Const(u64, loc, place.bound))
 
     def visit_If(self, node: ast.If) -> T.Stmt:
         loc = self.src.loc(node)
@@ -696,7 +723,8 @@ class Frontend:
         if f is None:
             error(loc, f"struct {st.name} has no field `{attr}`",
                   f"fields: {', '.join(x.name for x in st.fields)}")
-        return Place(place.pointer, place.offset + f.offset, f.type, loc, place.writable)
+        return Place(place.pointer, place.offset + f.offset, f.type, loc, place.writable,
+                     place.index, place.bound, place.stride)
 
     def as_place(self, v: Value, loc: Loc) -> Place | None:
         """A Place for a struct/array value or a pointer to one."""
@@ -717,6 +745,9 @@ class Frontend:
         error(loc, "cannot assign to this expression", "assign to a local, a field or m[key]")
 
     def place_address(self, place: Place) -> T.Expr:
+        if place.index is not None:
+            error(place.loc, "an element with a variable index cannot be passed by address",
+                  "copy it to a local first")
         ptr = place.pointer
         if place.offset == 0:
             return ptr
@@ -750,11 +781,19 @@ class Frontend:
         else:
             error(loc, f"a {place.type!r} cannot be indexed")
         if not isinstance(idx, Lit):
-            error(self.src.loc(node.slice), "array indexes must be constants here",
-                  "index with a literal or a module-level constant")
-        if not 0 <= idx.value < length:
+            if place.index is not None:
+                error(loc, "only one variable index per access", "index the outer array "
+                      "with a constant, or copy the inner array to a local first")
+            if isinstance(place.pointer.type, PointerType) and place.pointer.type.kind == "ctx":
+                error(loc, "context arrays take constant indexes (the verifier requires it)")
+            i = self.convert(self.int_expr(idx, loc), u64, loc)
+            return Place(place.pointer, place.offset, elem, loc, place.writable,
+                         index=i, bound=length, stride=elem.size)
+        value = idx.value + length if idx.value < 0 else idx.value  # Python's a[-1]
+        if not 0 <= value < length:
             error(self.src.loc(node.slice), f"index {idx.value} is out of range for {length} elements")
-        return Place(place.pointer, place.offset + idx.value * elem.size, elem, loc, place.writable)
+        return Place(place.pointer, place.offset + value * elem.size, elem, loc, place.writable,
+                     place.index, place.bound, place.stride)
 
     def expr_UnaryOp(self, node: ast.UnaryOp) -> Value:
         loc = self.src.loc(node)
@@ -1048,6 +1087,8 @@ class Frontend:
                 target.type.size not in (4, 8):
             type_error(self.src.loc(node.args[0]), f"bpf.atomic_{op}() works on a u32/u64 "
                        "(or i32/i64) field or element in memory, e.g. p.count")
+        if target.index is not None:
+            error(loc, "atomics need a constant index", "bound-check and index with a constant")
         ty = target.type
         values = [self.convert(self.to_expr(self.expr(a), ty, loc), ty, loc, implicit=True)
                   for a in node.args[1:]]
@@ -1434,7 +1475,7 @@ class Frontend:
             if isinstance(v.type, (StructType, ArrayType)):
                 error(loc, f"a {v.type!r} cannot be used as a number",
                       "use one of its fields or elements")
-            return T.Load(v.type, loc, v.pointer, v.offset)
+            return self.load_place(v, loc)
         if isinstance(v, _StmtValue):
             error(loc, "this call gives no value")
         if isinstance(v, _StructCtor):
