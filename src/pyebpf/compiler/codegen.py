@@ -463,9 +463,13 @@ class ModuleBuilder:
     def stmt_ForRange(self, s: T.ForRange) -> None:
         assert self.fs is not None
         b = self.b
-        slot = self.fs.slots[s.var]
+        var_slot = self.fs.slots[s.var]
         vt = s.start.type
         assert isinstance(vt, IntType)
+        # Python's range() hands out values from its own counter: assigning the loop
+        # variable in the body (or reusing it in an inner loop) does not change the
+        # iteration, so the counter is a slot of its own.
+        slot = self.alloca(llvm_type(vt), f"{s.var}.counter")
         stop = self.expr(s.stop)
         b.store(self.expr(s.start), slot)
         head = b.append_basic_block("for.cond")
@@ -479,6 +483,7 @@ class ModuleBuilder:
         cmp = b.icmp_signed(op, cur, stop) if vt.signed else b.icmp_unsigned(op, cur, stop)
         b.cbranch(cmp, body, end)
         b.position_at_end(body)
+        b.store(cur, var_slot)
         self.fs.loops.append(_Loop(step, end))
         self.stmts(s.body)
         self.fs.loops.pop()
@@ -724,6 +729,12 @@ class ModuleBuilder:
             want = int.from_bytes(e.data[off:off + width], "little")
             result = b.and_(result, b.icmp_unsigned("==", got, ir.Constant(ty, want)))
         return result
+
+    def expr_Opaque(self, e: T.Opaque) -> ir.Value:
+        v = self.expr(e.value)
+        barrier = ir.InlineAsm(ir.FunctionType(v.type, [v.type]), "", "=r,0",
+                               side_effect=True)
+        return self.b.call(barrier, [v])
 
     def expr_ByteSwap(self, e: T.ByteSwap) -> ir.Value:
         return self.b.bswap(self.expr(e.value))

@@ -424,7 +424,8 @@ class Frontend:
 
     def indexed_pointer(self, place: Place, loc: Loc) -> T.Expr:
         assert place.index is not None
-        scaled = T.Binary(u64, loc, "*", place.index, T.Const(u64, loc, place.stride))
+        index = T.Opaque(u64, loc, place.index)  # evaluated under the bounds check
+        scaled = T.Binary(u64, loc, "*", index, T.Const(u64, loc, place.stride))
         offset = T.Binary(u64, loc, "+", scaled, T.Const(u64, loc, place.offset))
         kind = place.pointer.type.kind if isinstance(place.pointer.type, PointerType) else "mem"
         return T.PtrAdd(PointerType(place.type, kind), loc, place.pointer, offset)
@@ -786,9 +787,13 @@ class Frontend:
                       "with a constant, or copy the inner array to a local first")
             if isinstance(place.pointer.type, PointerType) and place.pointer.type.kind == "ctx":
                 error(loc, "context arrays take constant indexes (the verifier requires it)")
-            i = self.convert(self.int_expr(idx, loc), u64, loc)
+            # The index is computed once, as an opaque u64 the bounds check and the access
+            # share; otherwise LLVM may check a narrower copy than the one it adds.
+            tmp = self.temp(u64, loc)
+            wide = self.convert(self.int_expr(idx, loc), u64, loc)
+            self.pending.append(T.Assign(loc, tmp, T.Opaque(u64, loc, wide)))
             return Place(place.pointer, place.offset, elem, loc, place.writable,
-                         index=i, bound=length, stride=elem.size)
+                         index=T.Local(u64, loc, tmp), bound=length, stride=elem.size)
         value = idx.value + length if idx.value < 0 else idx.value  # Python's a[-1]
         if not 0 <= value < length:
             error(self.src.loc(node.slice), f"index {idx.value} is out of range for {length} elements")
@@ -1047,8 +1052,9 @@ class Frontend:
                     print: 'use bpf.trace_printk(b"fmt %d", x)',
                     range: "range() is only for `for` loops"}[obj]
             error(loc, f"`{obj.__name__}()` is not available in eBPF programs", hint)
-        if isinstance(obj, pytypes.FunctionType) and obj.__module__ not in ("builtins",) and \
-                not obj.__module__.startswith("pyebpf"):
+        module = getattr(obj, "__module__", None) or ""
+        if isinstance(obj, pytypes.FunctionType) and module != "builtins" and \
+                module != "pyebpf" and not module.startswith("pyebpf."):
             return self.call_function(obj, node, loc, annotated=False, is_global=False)
         name = getattr(obj, "__name__", type(obj).__name__)
         error(loc, f"`{name}` cannot be called inside an eBPF program",

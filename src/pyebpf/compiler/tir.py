@@ -103,6 +103,18 @@ class Cast(Expr):
 
 
 @record
+class Opaque(Expr):
+    """``value``, hidden from the optimiser (an empty asm barrier).
+
+    Keeps a bounds-checked index from being used before its check: LLVM may
+    otherwise move pointer arithmetic above the comparison, and the verifier
+    refuses arithmetic on a stack pointer with an unbounded register.
+    """
+
+    value: Expr
+
+
+@record
 class ByteSwap(Expr):
     """Reverse the bytes of ``value`` (host <-> network order on little-endian BPF)."""
 
