@@ -147,7 +147,8 @@ _LAZY = {
     "ProgramType": "constants", "AttachType": "constants",
 }
 # Submodules that an eager import used to bind as attributes of the package.
-_LAZY_SUBMODULES = ("links", "programs", "spec", "tracefs", "features", "symbols", "uprobes")
+_LAZY_SUBMODULES = ("links", "programs", "spec", "tracefs", "features", "symbols", "uprobes",
+                    "kernel")
 
 
 def __getattr__(name: str) -> Any:

@@ -718,6 +718,16 @@ class Frontend:
 
     def field_place(self, place: Place, attr: str, loc: Loc) -> Place:
         st = place.type
+        if _is_kernel_struct(st):
+            try:
+                kf = st.field(attr)  # type: ignore[attr-defined]
+            except Exception as e:  # a BTFError about this member
+                error(loc, f"cannot read {st!r}.{attr}: {e}")
+            if kf is None:
+                error(loc, f"{st!r} has no member `{attr}` in this kernel's BTF",
+                      "check the kernel's struct (bpftool btf dump file /sys/kernel/btf/vmlinux)")
+            return Place(place.pointer, place.offset + kf.offset, kf.type, loc, False,
+                         place.index, place.bound, place.stride)
         if not isinstance(st, StructType):
             error(loc, f"`.{attr}`: a {st!r} has no fields")
         f = st.by_name.get(attr)
@@ -729,6 +739,9 @@ class Frontend:
 
     def as_place(self, v: Value, loc: Loc) -> Place | None:
         """A Place for a struct/array value or a pointer to one."""
+        if isinstance(v, Place) and isinstance(v.type, PointerType) and \
+                v.type.target is not None:
+            v = self.load_place(v, loc)  # a pointer field: follow it (task.real_parent.tgid)
         if isinstance(v, Place):
             return v
         if isinstance(v, T.Expr) and isinstance(v.type, PointerType) and v.type.target is not None:
@@ -1232,6 +1245,11 @@ class Frontend:
                 ty = {"u64": u64, "u32": u32, "i32": i32, "i64": i64}[kind]
                 args.append(self.convert(self.to_expr(v, ty, a_loc), ty, a_loc, implicit=True))
         ret: BPFType
+        if h.name == "get_current_task_btf":
+            from .. import kernel
+
+            return T.HelperCall(PointerType(kernel.struct("task_struct"), "btf"), loc, h.name,
+                                h.id, tuple(args))
         if h.returns == "ptr":
             ret = PointerType(None, "mem", nullable=True)
         elif h.returns == "void":
@@ -1728,6 +1746,10 @@ class Registry:
         self.done[key] = func
         self.functions.append((func, src))
         return func
+
+
+def _is_kernel_struct(t: Any) -> bool:
+    return type(t).__name__ == "KernelStruct"
 
 
 def _is_global_var(obj: Any) -> bool:

@@ -1,0 +1,149 @@
+"""Kernel structs typed from the running kernel's BTF: ``bpf.kernel.task_struct``.
+
+::
+
+    task = bpf.get_current_task_btf()      # a task_struct pointer the verifier trusts
+    ppid = task.real_parent.tgid           # field reads at the offsets of this kernel
+
+Offsets come from ``/sys/kernel/btf/vmlinux`` at compile time, so a program
+compiled here reads the right fields on this kernel without headers.  A
+:class:`KernelStruct` is a :class:`~pyebpf.types.BPFType` the compiler asks
+for fields; members resolve lazily (typedefs followed; integers, enums,
+pointers, arrays, nested and anonymous structs and unions; bitfields are not
+supported).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from .errors import BTFError
+from .types import BPFType, IntType, PointerType, i8, i16, i32, i64, u8, u16, u32, u64
+
+__all__ = ["KernelStruct", "struct", "KernelField"]
+
+_INTS = {(1, False): u8, (2, False): u16, (4, False): u32, (8, False): u64,
+         (1, True): i8, (2, True): i16, (4, True): i32, (8, True): i64}
+
+
+class KernelField:
+    __slots__ = ("name", "offset", "type")
+
+    def __init__(self, name: str, offset: int, type: BPFType) -> None:
+        self.name = name
+        self.offset = offset
+        self.type = type
+
+
+class KernelStruct(BPFType):
+    """A struct or union of the running kernel (read through BTF pointers)."""
+
+    def __init__(self, name: str, type_id: int, size: int) -> None:
+        self.name = name
+        self.type_id = type_id
+        self.size = size
+        self.align = 8
+        self._fields: dict[str, KernelField | None] = {}
+
+    def field(self, name: str) -> KernelField | None:
+        """The member called ``name`` (anonymous members searched through), or None."""
+        if name not in self._fields:
+            self._fields[name] = _member(self.type_id, name)
+        return self._fields[name]
+
+    def pack(self, value: Any) -> bytes:
+        raise TypeError(f"struct {self.name} lives in the kernel; read its fields instead")
+
+    def unpack(self, data: bytes | memoryview) -> Any:
+        return bytes(data[: self.size])
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, KernelStruct) and other.type_id == self.type_id
+
+    def __hash__(self) -> int:
+        return hash(("kernel", self.type_id))
+
+    def __repr__(self) -> str:
+        return f"struct {self.name}"
+
+
+def _btf() -> Any:
+    from .btf import BTF
+
+    return BTF.kernel()
+
+
+@cache
+def struct(name: str) -> KernelStruct:
+    """The kernel struct (or union) ``name``; BTFError when this kernel has none."""
+    btf = _btf()
+    for kind in ("struct", "union"):
+        try:
+            t = btf.find(name, kind)
+        except BTFError:
+            continue
+        return _by_id(t.id)
+    raise BTFError(f"this kernel's BTF has no struct or union {name!r}")
+
+
+@cache
+def _by_id(type_id: int) -> KernelStruct:
+    btf = _btf()
+    t = btf.resolved(type_id)
+    return KernelStruct(t.name or f"(anonymous {t.kind} #{type_id})", btf.resolve(type_id),
+                        t.size)
+
+
+def _member(type_id: int, name: str) -> KernelField | None:
+    btf = _btf()
+    found = btf._find_member(type_id, name)
+    if found is None:
+        return None
+    member, bit_offset = found
+    if member.bitfield_size or bit_offset % 8:
+        raise BTFError(f"{name} is a bitfield; pyebpf reads whole bytes only")
+    return KernelField(name, bit_offset // 8, _type_of(member.type))
+
+
+def _type_of(type_id: int) -> BPFType:
+    """The pyebpf type of a kernel BTF type (pointers to structs stay kernel structs)."""
+    from . import btf as B
+
+    btf = _btf()
+    t = btf.resolved(type_id)
+    if isinstance(t, B.Int):
+        if t.encoding & B.INT_BOOL:
+            return u8
+        return _INTS.get((t.size, t.signed), u64)
+    if isinstance(t, B.Enum):
+        return _INTS.get((t.size, t.signed), u32)
+    if isinstance(t, B.Ptr):
+        target = btf.resolved(t.type) if t.type else None
+        if isinstance(target, B.Struct):
+            return PointerType(_by_id(t.type), "btf")
+        return PointerType(None, "btf")
+    if isinstance(t, B.Struct):
+        return _by_id(type_id)
+    if isinstance(t, B.Array):
+        elem = _type_of(t.type)
+        if isinstance(elem, IntType) and t.nelems:
+            from .types import char
+
+            if elem.size == 1 and "char" in (btf.resolved(t.type).name or ""):
+                elem = char
+            return elem[t.nelems]
+        raise BTFError("arrays of non-integers in kernel structs are not supported yet")
+    raise BTFError(f"kernel type {t.kind} {t.name!r} is not supported in programs yet")
+
+
+def __getattr__(name: str) -> KernelStruct:
+    if name.startswith("__"):
+        raise AttributeError(name)
+    try:
+        return struct(name)
+    except BTFError as e:
+        raise AttributeError(str(e)) from None
+
+
+__pyebpf_namespace__ = True
