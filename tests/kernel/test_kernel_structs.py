@@ -45,7 +45,7 @@ def test_kernel_struct_layout_comes_from_btf() -> None:
     assert f is not None and f.type == bpf.i32
     assert f.offset == BTF.kernel().member_offset("task_struct", "pid")
     with pytest.raises(AttributeError, match="no struct or union"):
-        bpf.kernel.no_such_struct_here
+        _ = bpf.kernel.no_such_struct_here
 
 
 @bpf.tracepoint("syscalls/sys_enter_getppid")
