@@ -1268,13 +1268,21 @@ class Frontend:
         data = fmt.obj + b"\0"
         values = [self.convert(self.to_expr(self.expr(a), u64, loc), u64, loc)
                   for a in node.args[1:]]
-        if len(values) > 3:
-            error(loc, "bpf.trace_printk() takes at most 3 values", "split the message")
+        if len(values) > 12:
+            error(loc, "bpf.trace_printk() takes at most 12 values", "split the message")
         name = self.temp(ArrayType(_char(), len(data)), loc)
         buf = T.AddrOf(PointerType(None, "stack"), loc, name)
         self.pending.append(T.FillBytes(loc, buf, data, len(data)))
-        args = (buf, T.Const(u32, loc, len(data)), *values)
-        return T.HelperCall(i64, loc, "trace_printk", 6, args)
+        if len(values) <= 3:
+            args = (buf, T.Const(u32, loc, len(data)), *values)
+            return T.HelperCall(i64, loc, "trace_printk", 6, args)
+        # More than three values: bpf_trace_vprintk takes them as an array of u64.
+        arr = self.temp(ArrayType(u64, len(values)), loc)
+        addr = T.AddrOf(PointerType(None, "stack"), loc, arr)
+        for i, v in enumerate(values):
+            self.pending.append(T.Store(loc, addr, i * 8, v))
+        args = (buf, T.Const(u32, loc, len(data)), addr, T.Const(u32, loc, 8 * len(values)))
+        return T.HelperCall(i64, loc, "trace_vprintk", 177, args)
 
     def temp(self, ty: BPFType, loc: Loc) -> str:
         self.temp_counter += 1
