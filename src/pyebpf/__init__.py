@@ -126,6 +126,12 @@ atomic_cmpxchg = _intrinsic(
     "atomic_cmpxchg(place, expected, new): store new if place == expected; gives the old value.",
 )
 
+loop = _intrinsic(
+    "loop",
+    "bpf.loop(n, callback): call a @bpf.func callback(i: u64, ctx) -> i64 for i in range(n); "
+    "it returns 1 to stop early (bpf_loop, Linux 5.17).",
+)
+
 trace_printk = _intrinsic(
     "trace_printk",
     'Print to /sys/kernel/tracing/trace: bpf.trace_printk(b"pid %d", pid) (up to 3 values).',
@@ -185,7 +191,7 @@ __all__ = [
     # helpers and intrinsics
     "net", "htons", "htonl", "ntohs", "ntohl",
     "atomic_add", "atomic_and", "atomic_or", "atomic_xor", "atomic_xchg", "atomic_cmpxchg",
-    "trace_printk", "get_current_pid_tgid", "get_current_uid_gid", "get_current_comm",
+    "loop", "trace_printk", "get_current_pid_tgid", "get_current_uid_gid", "get_current_comm",
     "ktime_get_ns", "get_smp_processor_id", "get_prandom_u32",
     # constants
     "XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX", "XDP_REDIRECT",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pyebpf as bpf
-from pyebpf import i32, u8, u32, u64
+from pyebpf import i32, i64, u8, u32, u64
 
 out = bpf.ArrayMap(u64, max_entries=8)
 
@@ -66,3 +66,26 @@ def test_subprograms_and_inlined_functions() -> None:
     assert out[4] == 111  # Collatz steps of 27
     assert out[5] == 4  # sign(-50) + 5
     calls.close()
+
+
+acc = bpf.Global(u64)
+
+
+@bpf.func
+def accumulate(i: u64, ctx) -> i64:
+    acc.value += i
+    if i == 50:
+        return 1  # stop early
+    return 0
+
+
+@bpf.socket_filter
+def with_bpf_loop(ctx) -> int:
+    acc.value = 0
+    return u32(bpf.loop(1000, accumulate))
+
+
+def test_bpf_loop_calls_a_callback_until_it_stops() -> None:
+    assert with_bpf_loop.test_run(b"\0" * 64).retval == 51  # iterations run
+    assert acc.value == sum(range(51))
+    with_bpf_loop.close()

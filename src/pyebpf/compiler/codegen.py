@@ -303,7 +303,10 @@ class ModuleBuilder:
             "name": fn.name, "scope": file, "file": file, "line": fn.loc.line,
             "type": m.add_debug_info("DISubroutineType", {"types": m.add_metadata(di_params)}),
             "scopeLine": fn.loc.line, "unit": cu,
-            "spFlags": ir.DIToken("DISPFlagDefinition | DISPFlagOptimized"),
+            # LocalToUnit gives static functions BTF_FUNC_STATIC linkage: the verifier checks
+            # them at each call (and only static functions may be bpf_loop callbacks).
+            "spFlags": ir.DIToken("DISPFlagDefinition | DISPFlagOptimized" + (
+                " | DISPFlagLocalToUnit" if not fn.section and not fn.is_global else "")),
             "flags": ir.DIToken("DIFlagPrototyped | DIFlagAllCallsDescribed"),
         }, is_distinct=True)
         # Named parameters: BTF takes FUNC_PROTO argument names from these, and the
@@ -755,6 +758,9 @@ class ModuleBuilder:
     def expr_Call(self, e: T.Call) -> ir.Value:
         callee = self.functions[e.func]
         return self.b.call(callee, [self.expr(a) for a in e.args])
+
+    def expr_FuncAddr(self, e: T.FuncAddr) -> ir.Value:
+        return self.functions[e.name]
 
     def expr_GlobalAddr(self, e: T.GlobalAddr) -> ir.Value:
         return self.global_vars[e.name]

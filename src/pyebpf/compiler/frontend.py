@@ -160,11 +160,31 @@ class Frontend:
                           body, loc)
 
     def subprogram(self, name: str, param_types: list[BPFType] | None, is_global: bool,
-                   annotated: bool) -> T.Function:
-        """A called function: ``@bpf.func`` (annotated) or a plain function (typed by its call)."""
+                   annotated: bool, callback: bool = False) -> T.Function:
+        """A called function: ``@bpf.func`` (annotated) or a plain function (typed by its call).
+
+        A ``callback`` (for ``bpf.loop``) has the kernel's signature: ``(index: u64, ctx)``
+        returning 0 to go on or 1 to stop.
+        """
         fn = self.src.tree
         loc = self.src.loc(fn)
         args = fn.args
+        if callback:
+            if len(args.args) not in (1, 2):
+                error(loc, f"a bpf.loop callback takes the index (and optionally ctx), "
+                      f"not {len(args.args)} parameters", f"def {fn.name}(i: u64, ctx) -> i64:")
+            params = [(args.args[0].arg, u64),
+                      (args.args[1].arg if len(args.args) == 2 else "__ctx",
+                       PointerType(None, "mem"))]
+            for pname, ty in params:
+                self.locals[pname] = LocalVar(pname, ty, False)
+            self.return_type = i64
+            if fn.returns is not None:
+                self.return_type = self.type_of_annotation(fn.returns)
+            body = self.block(fn.body)
+            if not _terminates(body):
+                body = body + (T.Return(loc, T.Const(self.return_type, loc, 0)),)
+            return T.Function(name, None, tuple(params), self.return_type, body, loc, False)
         if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs or args.defaults:
             error(loc, "functions called from programs take plain positional parameters",
                   "no *args, **kwargs, keyword-only parameters or defaults")
@@ -1057,6 +1077,8 @@ class Frontend:
             return self.atomic(_ATOMICS[special], node, loc)
         if special == "trace_printk":
             return self.trace_printk(node, loc)
+        if special == "loop":
+            return self.bpf_loop(node, loc)
         if special in ("bswap16", "bswap32", "bswap64"):
             return self.byte_swap({"bswap16": u16, "bswap32": u32, "bswap64": u64}[special],
                                   node, loc)
@@ -1257,6 +1279,22 @@ class Frontend:
         else:
             ret = {"u64": u64, "u32": u32, "i32": i32, "i64": i64}[h.returns]
         return T.HelperCall(ret, loc, h.name, h.id, tuple(args))
+
+    def bpf_loop(self, node: ast.Call, loc: Loc) -> T.Expr:
+        """``bpf.loop(n, callback)``: call ``callback(i)`` for i < n (bpf_loop, Linux 5.17)."""
+        self._no_keywords(node, loc)
+        if len(node.args) != 2:
+            error(loc, "bpf.loop(n, callback) takes a count and a @bpf.func callback")
+        n = self.convert(self.to_expr(self.expr(node.args[0]), u32, loc), u32, loc,
+                         implicit=True)
+        cb = self.expr(node.args[1])
+        if not (isinstance(cb, Known) and _is_subprogram(cb.obj)):
+            error(self.src.loc(node.args[1]), "the callback must be a @bpf.func function",
+                  "@bpf.func\ndef body(i: u64, ctx) -> i64: ...")
+        callee = self.registry.request(cb.obj.fn, None, True, False, loc, callback=True)
+        fn_ptr = T.FuncAddr(PointerType(None, "func"), loc, callee.name)
+        null = T.Const(PointerType(None, "mem"), loc, 0)
+        return T.HelperCall(i64, loc, "loop", 181, (n, fn_ptr, null, T.Const(u64, loc, 0)))
 
     def trace_printk(self, node: ast.Call, loc: Loc) -> T.Expr:
         self._no_keywords(node, loc)
@@ -1728,8 +1766,8 @@ class Registry:
         return use
 
     def request(self, fn: Any, arg_types: list[BPFType] | None, annotated: bool,
-                is_global: bool, loc: Loc) -> T.Function:
-        key = (fn, tuple(arg_types) if arg_types is not None else None)
+                is_global: bool, loc: Loc, callback: bool = False) -> T.Function:
+        key = (fn, tuple(arg_types) if arg_types is not None else None, callback)
         found = self.done.get(key)
         if found is not None:
             return found
@@ -1745,7 +1783,7 @@ class Registry:
         try:
             src = FunctionSource.of(fn)
             fe = Frontend(src, _env_of(fn), None, None, self.maps, self)
-            func = fe.subprogram(name, arg_types, is_global, annotated)
+            func = fe.subprogram(name, arg_types, is_global, annotated, callback)
         finally:
             self.active.discard(key)
         if not annotated:

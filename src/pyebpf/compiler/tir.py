@@ -174,6 +174,13 @@ class GlobalAddr(Expr):
 
 
 @record
+class FuncAddr(Expr):
+    """The address of function ``name`` (a bpf_loop callback)."""
+
+    name: str
+
+
+@record
 class MapLookup(Expr):
     """``m.lookup(key)``: a nullable pointer to the value."""
 
