@@ -11,7 +11,7 @@ PINNED = {
     "iter", "perf_event", "cgroup_sock", "cgroup_sock_addr", "sockops", "sk_msg", "netfilter",
     "IterLink",
     "Program", "CompiledProgram", "TestRunResult", "Object", "Link", "load", "compile",
-    "Const", "Global",
+    "Const", "Global", "kfunc",
     "Map", "HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap",
     "LruPerCpuHashMap", "LpmTrieMap", "RingBuf", "PerfEventArray", "QueueMap", "StackMap",
     "BloomFilterMap", "ProgArray", "StackTraceMap", "ArrayOfMaps", "HashOfMaps",

@@ -149,7 +149,7 @@ _LAZY = {
     "Program": "programs", "CompiledProgram": "programs", "TestRunResult": "programs",
     "Object": "programs", "load": "programs", "compile": "programs",
     "Link": "links", "IterLink": "links",
-    "Const": "variables", "Global": "variables",
+    "Const": "variables", "Global": "variables", "kfunc": "kernel",
     "ProgramType": "constants", "AttachType": "constants",
 }
 # Submodules that an eager import used to bind as attributes of the package.
@@ -183,7 +183,7 @@ __all__ = [
     "iter", "perf_event", "cgroup_sock", "cgroup_sock_addr", "sockops", "sk_msg", "netfilter",
     "IterLink",
     "Program", "CompiledProgram", "TestRunResult", "Object", "Link", "load", "compile",
-    "Const", "Global",
+    "Const", "Global", "kfunc",
     # maps
     "Map", "HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap",
     "LruPerCpuHashMap", "LpmTrieMap", "RingBuf", "PerfEventArray", "QueueMap", "StackMap",

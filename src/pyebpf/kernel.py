@@ -18,10 +18,10 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from .errors import BTFError
+from .errors import BPFError, BTFError
 from .types import BPFType, IntType, PointerType, i8, i16, i32, i64, u8, u16, u32, u64
 
-__all__ = ["KernelStruct", "struct", "KernelField"]
+__all__ = ["KernelStruct", "struct", "KernelField", "KFunc", "kfunc"]
 
 _INTS = {(1, False): u8, (2, False): u16, (4, False): u32, (8, False): u64,
          (1, True): i8, (2, True): i16, (4, True): i32, (8, True): i64}
@@ -135,6 +135,44 @@ def _type_of(type_id: int) -> BPFType:
             return elem[t.nelems]
         raise BTFError("arrays of non-integers in kernel structs are not supported yet")
     raise BTFError(f"kernel type {t.kind} {t.name!r} is not supported in programs yet")
+
+
+class KFunc:
+    """A kernel function (kfunc) programs may call: ``task_from_pid = bpf.kfunc("bpf_task_from_pid")``.
+
+    The signature comes from the running kernel's BTF when a program using it
+    is compiled; a kernel without the kfunc makes that a clear error.  Whether
+    a program type may call it is the verifier's decision, reported at the
+    call's line.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def signature(self) -> tuple[list[BPFType], BPFType | None]:
+        """Parameter types and return type (None for void), from kernel BTF."""
+        from .errors import NotSupportedError
+
+        btf = _btf()
+        try:
+            proto = btf.func_proto(self.name)
+        except BTFError:
+            raise NotSupportedError(f"the kfunc {self.name}()",
+                                    detail="this kernel's BTF does not have it") from None
+        params = [_type_of(p.type) for p in proto.params if p.type]
+        ret = None if proto.return_type == 0 else _type_of(proto.return_type)
+        return params, ret
+
+    def __call__(self, *args: Any) -> Any:
+        raise BPFError(f"{self.name}() is a kernel function: call it inside a program")
+
+    def __repr__(self) -> str:
+        return f"bpf.kfunc({self.name!r})"
+
+
+def kfunc(name: str) -> KFunc:
+    """Declare kernel function ``name`` for programs to call (a kfunc)."""
+    return KFunc(name)
 
 
 def __getattr__(name: str) -> KernelStruct:

@@ -16,6 +16,7 @@ or more, ``INT_MIN // -1``) get explicit guards here; see rules.py.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -101,6 +102,7 @@ class ModuleBuilder:
         self.map_globals: dict[str, ir.GlobalVariable] = {}
         self.functions: dict[str, ir.Function] = {}
         self.global_vars: dict[str, ir.GlobalVariable] = {}
+        self.kfuncs: dict[str, ir.Function] = {}
         self.di_globals: list[Any] = []
         self._cu: Any = None
         self._retained: list[tuple[Any, Any]] = []
@@ -169,6 +171,11 @@ class ModuleBuilder:
                 "tag": ir.DIToken("DW_TAG_union_type" if t.union else "DW_TAG_structure_type"),
                 "name": t.name, "size": t.size * 8, "elements": m.add_metadata(members),
                 "identifier": f"pyebpf.{t.cls.__module__}.{t.cls.__qualname__}"})
+        elif type(t).__name__ == "KernelStruct":
+            # A kernel struct: a forward declaration (the kernel's BTF has the layout).
+            di = m.add_debug_info("DICompositeType", {
+                "tag": ir.DIToken("DW_TAG_structure_type"), "name": t.name,
+                "flags": ir.DIToken("DIFlagFwdDecl")})
         else:  # pragma: no cover
             raise TypeError(t)
         self.di_types[key] = di
@@ -759,6 +766,33 @@ class ModuleBuilder:
         callee = self.functions[e.func]
         return self.b.call(callee, [self.expr(a) for a in e.args])
 
+    def expr_KfuncCall(self, e: T.KfuncCall) -> ir.Value:
+        callee = self.kfunc(e)
+        result = self.b.call(callee, [self.expr(a) for a in e.args])
+        return ir.Constant(I64, 0) if e.void else result
+
+    def kfunc(self, e: T.KfuncCall) -> ir.Function:
+        """An extern declaration in .ksyms, with debug info so BTF records the kfunc."""
+        func = self.kfuncs.get(e.name)
+        if func is not None:
+            return func
+        ret_ty = ir.VoidType() if e.void else llvm_type(e.type)
+        fnty = ir.FunctionType(ret_ty, [llvm_type(t) for t in e.params])
+        func = ir.Function(self.module, fnty, e.name)
+        func.section = ".ksyms"
+        m = self.module
+        file = self._file
+        types = [None if e.void else self.di_type(e.type)] + [self.di_type(t) for t in e.params]
+        sub = m.add_debug_info("DISubprogram", {
+            "name": e.name, "scope": file, "file": file, "line": e.loc.line,
+            "type": m.add_debug_info("DISubroutineType", {"types": m.add_metadata(types)}),
+            "flags": ir.DIToken("DIFlagPrototyped"),
+            "spFlags": ir.DIToken("DISPFlagOptimized"),
+        })
+        func.set_metadata("dbg", sub)
+        self.kfuncs[e.name] = func
+        return func
+
     def expr_FuncAddr(self, e: T.FuncAddr) -> ir.Value:
         return self.functions[e.name]
 
@@ -904,7 +938,19 @@ class ModuleBuilder:
         for sub, nodes in self._retained:
             sub.operands = tuple((k, v) for k, v in sub.operands if k != "retainedNodes") + (
                 ("retainedNodes", nodes),)
-        return str(m)
+        return _declarations_with_debug_info(str(m))
+
+
+_DECLARE_DBG = re.compile(r"^declare (.*?) (!dbg ![0-9]+)$", re.M)
+
+
+def _declarations_with_debug_info(text: str) -> str:
+    """Move ``!dbg`` of extern declarations (kfuncs) to where LLVM's parser wants it.
+
+    llvmlite prints a function's metadata after its signature, which is right
+    for definitions but not for ``declare`` lines (``declare !dbg !N ...``).
+    """
+    return _DECLARE_DBG.sub(r"declare \2 \1", text)
 
 
 def _chunks(size: int) -> Iterator[tuple[int, int]]:

@@ -1069,6 +1069,8 @@ class Frontend:
             if len(node.args) != 1:
                 error(loc, "bool() takes one argument")
             return self.truth(self.expr(node.args[0]), loc)
+        if type(obj).__name__ == "KFunc":
+            return self.kfunc_call(obj, node, loc)
         if _is_subprogram(obj):
             return self.call_function(obj.fn, node, loc, annotated=True,
                                       is_global=obj.linkage == "global")
@@ -1279,6 +1281,37 @@ class Frontend:
         else:
             ret = {"u64": u64, "u32": u32, "i32": i32, "i64": i64}[h.returns]
         return T.HelperCall(ret, loc, h.name, h.id, tuple(args))
+
+    def kfunc_call(self, kf: Any, node: ast.Call, loc: Loc) -> T.Expr:
+        """A kfunc call, typed from the running kernel's BTF."""
+        from ..errors import NotSupportedError
+
+        self._no_keywords(node, loc)
+        try:
+            params, ret = kf.signature()
+        except (NotSupportedError, Exception) as e:  # a kernel without it, or odd BTF
+            error(loc, f"cannot call {kf.name}(): {e}")
+        if len(node.args) != len(params):
+            error(loc, f"{kf.name}() takes {len(params)} argument(s), got {len(node.args)}")
+        args = []
+        for a_node, ty in zip(node.args, params):
+            a_loc = self.src.loc(a_node)
+            v = self.expr(a_node)
+            if isinstance(ty, PointerType):
+                e = self.scalar(v, a_loc) if not isinstance(v, Lit) else None
+                if e is None or not isinstance(e.type, PointerType):
+                    type_error(a_loc, f"{kf.name}() takes a pointer here")
+                self.require_nonnull(e, a_loc)
+                args.append(e)
+            else:
+                args.append(self.convert(self.to_expr(v, ty, a_loc), ty, a_loc, implicit=True))
+        if ret is None:
+            rtype: BPFType = u64
+        elif isinstance(ret, PointerType):
+            rtype = PointerType(ret.target, ret.kind, nullable=True)
+        else:
+            rtype = ret
+        return T.KfuncCall(rtype, loc, kf.name, tuple(args), tuple(params), ret is None)
 
     def bpf_loop(self, node: ast.Call, loc: Loc) -> T.Expr:
         """``bpf.loop(n, callback)``: call ``callback(i)`` for i < n (bpf_loop, Linux 5.17)."""

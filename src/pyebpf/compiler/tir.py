@@ -160,6 +160,16 @@ class HelperCall(Expr):
 
 
 @record
+class KfuncCall(Expr):
+    """A call of kernel function ``name`` (resolved by the loader through kernel BTF)."""
+
+    name: str
+    args: tuple[Expr, ...]
+    params: tuple[BPFType, ...]
+    void: bool = False
+
+
+@record
 class MapRef(Expr):
     """The address of a map declared in ``.maps`` (a helper's map argument)."""
 
