@@ -132,6 +132,12 @@ loop = _intrinsic(
     "it returns 1 to stop early (bpf_loop, Linux 5.17).",
 )
 
+log2 = _intrinsic(
+    "log2",
+    "bpf.log2(x): the log2 histogram slot of x, x.bit_length() (BCC's bpf_log2l); slot k "
+    "counts values in [2**(k-1), 2**k - 1], as m.print_log2_hist() expects.",
+)
+
 trace_printk = _intrinsic(
     "trace_printk",
     'Print to /sys/kernel/tracing/trace: bpf.trace_printk(b"pid %d", pid) (up to 3 values).',
@@ -191,7 +197,7 @@ __all__ = [
     # helpers and intrinsics
     "net", "htons", "htonl", "ntohs", "ntohl",
     "atomic_add", "atomic_and", "atomic_or", "atomic_xor", "atomic_xchg", "atomic_cmpxchg",
-    "loop", "trace_printk", "get_current_pid_tgid", "get_current_uid_gid", "get_current_comm",
+    "loop", "log2", "trace_printk", "get_current_pid_tgid", "get_current_uid_gid", "get_current_comm",
     "ktime_get_ns", "get_smp_processor_id", "get_prandom_u32",
     # constants
     "XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX", "XDP_REDIRECT",

@@ -181,3 +181,24 @@ def test_variable_indexes_are_bounds_checked() -> None:
     variable_index.test_run(b"\0" * 64)
     assert [idx_out[i] for i in range(5)] == [25, 0, 10, 49, 1]
     variable_index.close()
+
+
+log_in = bpf.ArrayMap(u64, max_entries=8)
+log_out = bpf.ArrayMap(u64, max_entries=8)
+
+
+@bpf.socket_filter
+def log2_slots(ctx) -> int:
+    for i in range(8):
+        log_out[i] = bpf.log2(log_in.get(i, 0))
+    return 0
+
+
+def test_log2_is_the_histogram_slot() -> None:
+    log2_slots.load()
+    values = [0, 1, 2, 3, 4, 1000, 2**63, 2**64 - 1]
+    for i, v in enumerate(values):
+        log_in[i] = v
+    log2_slots.test_run(b"\0" * 64)
+    assert [log_out[i] for i in range(8)] == [v.bit_length() for v in values]
+    log2_slots.close()

@@ -746,6 +746,11 @@ class ModuleBuilder:
                                side_effect=True)
         return self.b.call(barrier, [v])
 
+    def expr_BitLength(self, e: T.BitLength) -> ir.Value:
+        v = self.expr(e.value)
+        zeros = self.b.ctlz(v, ir.Constant(I1, 0))  # 64 for zero: defined, not poison
+        return self.b.sub(ir.Constant(I64, 64), zeros)
+
     def expr_ByteSwap(self, e: T.ByteSwap) -> ir.Value:
         return self.b.bswap(self.expr(e.value))
 

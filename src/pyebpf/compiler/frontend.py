@@ -1081,6 +1081,14 @@ class Frontend:
             return self.trace_printk(node, loc)
         if special == "loop":
             return self.bpf_loop(node, loc)
+        if special == "log2":
+            self._no_keywords(node, loc)
+            if len(node.args) != 1:
+                error(loc, "bpf.log2(x) takes one integer")
+            v = self.expr(node.args[0])
+            if isinstance(v, Lit):
+                return T.Const(u64, loc, u64.wrap(v.value).bit_length())
+            return T.BitLength(u64, loc, self.convert(self.int_expr(v, loc), u64, loc))
         if special in ("bswap16", "bswap32", "bswap64"):
             return self.byte_swap({"bswap16": u16, "bswap32": u32, "bswap64": u64}[special],
                                   node, loc)

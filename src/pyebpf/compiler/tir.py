@@ -115,6 +115,13 @@ class Opaque(Expr):
 
 
 @record
+class BitLength(Expr):
+    """``value.bit_length()`` of an unsigned 64-bit value (the log2 histogram slot)."""
+
+    value: Expr
+
+
+@record
 class ByteSwap(Expr):
     """Reverse the bytes of ``value`` (host <-> network order on little-endian BPF)."""
 
