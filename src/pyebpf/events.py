@@ -47,6 +47,7 @@ import mmap
 import select
 import struct
 from collections.abc import Callable, Iterator
+from itertools import starmap
 from typing import Any
 
 from .errors import MapError
@@ -147,37 +148,40 @@ class _Decoder:
     def fixed(self) -> bool:
         return self.type is not None
 
-    def maker(self, base: int) -> Callable[[tuple], Any]:
-        """A function from an unpacked tuple (event items from index ``base``) to the value."""
-        made = self._makers.get(base)
+    def maker(self, header: bool) -> Callable[..., Any]:
+        """A function of the unpacked items (after one ring-buffer header item when
+        ``header``) that returns the event value."""
+        made = self._makers.get(header)
         if made is None:
-            made = self._makers[base] = self._build_maker(base)
+            made = self._makers[header] = self._build_maker(header)
         return made
 
-    def _build_maker(self, base: int) -> Callable[[tuple], Any]:
+    def _build_maker(self, header: bool) -> Callable[..., Any]:
         assert self._flat is not None and self.type is not None
+        nitems = sum(count for _, _, _, count in self._flat[1])
+        params = (["_hdr"] if header else []) + [f"a{i}" for i in range(nitems)]
         if isinstance(self.type, IntType):
-            if self.type.is_bool:
-                return lambda t: bool(t[base])
-            return lambda t: t[base]
-        # Generated once per event type: one dict literal, no per-field Python loop.
-        parts = []
-        for name, kind, item, count in self._flat[1]:
-            i = base + item
-            if kind == "int":
-                expr = f"t[{i}]"
-            elif kind == "str":
-                expr = f"t[{i}].partition(b'\\0')[0].decode('utf-8', 'replace')"
-            else:
-                expr = f"list(t[{i}:{i + count}])"
-            parts.append(f"{name!r}: {expr}")
-        src = (
-            "def make(t, _new=_new, _cls=_cls):\n"
-            "    o = _new(_cls)\n"
-            f"    o.__dict__.update({{{', '.join(parts)}}})\n"
-            "    return o\n"
-        )
-        scope: dict[str, Any] = {"_new": object.__new__, "_cls": self.type.cls}  # type: ignore
+            body = "    return bool(a0)\n" if self.type.is_bool else "    return a0\n"
+        else:
+            # Generated once per event type: items arrive as arguments (itertools.starmap
+            # over struct.iter_unpack) and fill the instance's __dict__ in one call.
+            parts = []
+            for name, kind, item, count in self._flat[1]:
+                if kind == "int":
+                    expr = f"a{item}"
+                elif kind == "str":
+                    expr = f"a{item}.partition(b'\\0')[0].decode('utf-8', 'replace')"
+                else:
+                    expr = "[" + ", ".join(f"a{i}" for i in range(item, item + count)) + "]"
+                parts.append(f"{name}={expr}")
+            body = (
+                "    o = _new(_cls)\n"
+                f"    o.__dict__.update({', '.join(parts)})\n"
+                "    return o\n"
+            )
+        src = f"def make({', '.join(params)}, _new=_new, _cls=_cls):\n{body}"
+        scope: dict[str, Any] = {"_new": object.__new__,
+                                 "_cls": getattr(self.type, "cls", None)}
         exec(src, scope)  # the source above is built from field names only
         return scope["make"]
 
@@ -192,7 +196,7 @@ class _Decoder:
                 errno.EINVAL,
             )
         if self._struct is not None:
-            return self.maker(0)(self._struct.unpack_from(data))
+            return self.maker(False)(*self._struct.unpack_from(data))
         return self.type.unpack(data[: self.size])
 
     def numpy_dtype(self) -> Any:
@@ -281,8 +285,10 @@ class RingBufReader(_Channel):
             cons = mmap.mmap(map_fd, _PAGE, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
             self._maps.append(cons)
             try:
-                prod = mmap.mmap(map_fd, _PAGE + 2 * size, mmap.MAP_SHARED, mmap.PROT_READ,
-                                 offset=_PAGE)
+                # MAP_POPULATE: page-table setup happens here, not on the first drain.
+                prod = mmap.mmap(map_fd, _PAGE + 2 * size,
+                                 mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0),
+                                 mmap.PROT_READ, offset=_PAGE)
             except OSError:
                 cons.close()
                 raise
@@ -344,21 +350,21 @@ class RingBufReader(_Channel):
         if self._batch_struct is None:
             self._scan(limit, slow)
             return out
-        make = self.decoder.maker(1)
+        make = self.decoder.maker(True)
         size = self.decoder.size
-        append = out.append
+        unpack = self._batch_struct.iter_unpack
+        words = self._stride // 4
         while len(out) < limit:
             off, count = self._fast_count(limit - len(out))
             if count:
-                before = len(out)
                 view = self._data[off : off + count * self._stride]
-                for t in self._batch_struct.iter_unpack(view):
-                    if t[0] != size:  # busy, discarded or another size: the slow path decides
-                        break
-                    append(make(t))
+                headers = view.cast("I")[::words].tolist()
+                good = count if headers.count(size) == count else _first_other(headers, size)
+                if good:
+                    out.extend(starmap(make, unpack(view[: good * self._stride])))
+                    self._cons[0] += good * self._stride
                 view.release()
-                self._cons[0] += (len(out) - before) * self._stride
-                if len(out) - before == count:
+                if good == count:
                     continue
             # One record the fast path cannot take (skipping discarded ones), or none left.
             if not self._scan(1, slow):
@@ -375,8 +381,7 @@ class RingBufReader(_Channel):
 
         dtype = self.decoder.numpy_dtype()
         size = self.decoder.size
-        rec = np.dtype({"names": ["hdr", "ev"], "formats": ["<u4", dtype], "offsets": [0, 8],
-                        "itemsize": self._stride})
+        stride = self._stride
         parts = []
         total = 0
         raws: list[bytes] = []
@@ -387,15 +392,18 @@ class RingBufReader(_Channel):
         while total < limit:
             off, count = self._fast_count(limit - total)
             if count:
-                view = self._data[off : off + count * self._stride]
-                arr = np.frombuffer(view, dtype=rec)
-                ok = arr["hdr"] == size
+                view = self._data[off : off + count * stride]
+                # Records as rows of bytes: the header check and the copy of the event
+                # columns are plain strided memory operations.
+                rows = np.frombuffer(view, dtype=np.uint8).reshape(count, stride)
+                ok = rows[:, :4].copy().view("<u4")[:, 0] == size
                 good = count if ok.all() else int(ok.argmin())
                 if good:
-                    parts.append(arr["ev"][:good].copy())  # copied before the kernel may reuse it
+                    events = rows[:good, 8 : 8 + size].copy()  # before the kernel reuses it
+                    parts.append(events.view(dtype)[:, 0])
                     total += good
-                    self._cons[0] += good * self._stride
-                del arr, ok
+                    self._cons[0] += good * stride
+                del rows, ok
                 view.release()
                 if good == count:
                     continue
@@ -442,10 +450,11 @@ class PerfBufReader(_Channel):
     """The reader side of one ``BPF_MAP_TYPE_PERF_EVENT_ARRAY`` (see the module docstring)."""
 
     def __init__(self, map_fd: int, event_type: BPFType | None, *, pages: int = 64,
-                 cpus: list[int] | None = None) -> None:
+                 wakeup_events: int = 1, cpus: list[int] | None = None) -> None:
         if pages <= 0 or pages & (pages - 1):
             raise ValueError(f"pages must be a power of 2, got {pages}")
         self.map_fd = map_fd
+        self.options = (pages, wakeup_events)
         self.decoder = _Decoder(event_type)
         self.lost = 0
         self.rings: list[_PerfRing] = []
@@ -455,7 +464,8 @@ class PerfBufReader(_Channel):
             for cpu in cpus if cpus is not None else _online_cpus():
                 fd = sys_.perf_event_open(
                     PERF_TYPE_SOFTWARE, PERF_COUNT_SW_BPF_OUTPUT, pid=-1, cpu=cpu,
-                    sample_period=1, sample_type=PERF_SAMPLE_RAW, wakeup_events=1,
+                    sample_period=1, sample_type=PERF_SAMPLE_RAW,
+                    wakeup_events=wakeup_events,
                 )
                 try:
                     ring = _PerfRing(fd, pages)
@@ -515,6 +525,14 @@ class PerfBufReader(_Channel):
         out: list = []
         self._each_sample(limit, lambda rec: out.append(bytes(rec)))
         return out
+
+
+def _first_other(values: list[int], value: int) -> int:
+    """Index of the first item of ``values`` that is not ``value``."""
+    for i, v in enumerate(values):
+        if v != value:
+            return i
+    return len(values)
 
 
 def _online_cpus() -> list[int]:

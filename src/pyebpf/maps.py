@@ -1306,13 +1306,22 @@ class PerfEventArray(_EventMap):
             self.max_entries = possible_cpus()
         return super().create()
 
-    def open(self, pages: int = 64) -> PerfEventArray:
+    def open(self, pages: int = 64, wakeup_events: int = 1) -> PerfEventArray:
         """Open a perf ring of ``pages`` pages (a power of 2) per online CPU and store its
-        fd in the map; returns the map.  Idempotent."""
+        fd in the map; returns the map.  Calling it again with the same options does
+        nothing; other options reopen the rings (unread samples are dropped).
+
+        ``wakeup_events=n`` wakes the reader every ``n`` samples per CPU instead of
+        every sample: a busy producer pays for fewer wake-ups, and ``poll(timeout)``
+        still returns what is there when the timeout ends.
+        """
+        if self._channel is not None and self._channel.options != (pages, wakeup_events):
+            self._close_reader()
         if self._channel is None:
             from .events import PerfBufReader
 
-            self._channel = PerfBufReader(self.fd, self.event_type, pages=pages)
+            self._channel = PerfBufReader(self.fd, self.event_type, pages=pages,
+                                          wakeup_events=wakeup_events)
         return self
 
     def _open_channel(self) -> Any:
