@@ -1028,8 +1028,9 @@ class _KeylessMap(Map):
 
     def push(self, value: Any, flags: int = BPF_ANY) -> None:
         """Add ``value`` (``BPF_EXIST`` on a full queue/stack drops the oldest)."""
+        packed = self._pack_one_value(value)
         try:
-            _sys().map_update(self.fd, b"", self._pack_one_value(value), flags)
+            _sys().map_update(self.fd, b"", packed, flags)
         except SyscallError as e:
             raise self._map_error(e, "push") from None
 
@@ -1078,13 +1079,15 @@ class BloomFilterMap(_KeylessMap):
         return {"map_extra": getattr(self, "map_extra", 0)}
 
     def __contains__(self, value: object) -> bool:
-        # The kernel reads the probed value from the lookup's *value* buffer, which
-        # syscalls.map_lookup allocates itself: not expressible through it yet.
-        raise MapError(
-            f"{self._label}: testing bloom filter membership from user space is not "
-            "supported yet (programs can: m.peek(v))",
-            errno.EOPNOTSUPP,
-        )
+        """``v in m``: False means certainly absent; True may be a false positive."""
+        try:
+            packed = self._pack_one_value(value)
+        except MapTypeError:
+            return False
+        try:
+            return _sys().map_lookup_value(self.fd, packed)
+        except SyscallError as e:
+            raise self._map_error(e, "membership test") from None
 
 
 # --------------------------------------------------------------------------- fd-valued kinds

@@ -53,6 +53,7 @@ __all__ = [
     "map_delete",
     "map_get_next_key",
     "map_lookup_and_delete",
+    "map_lookup_value",
     "map_lookup_batch",
     "map_update_batch",
     "map_delete_batch",
@@ -310,6 +311,14 @@ def map_lookup_and_delete(
     if _none_on(_errno.ENOENT, lambda: bpf(Cmd.MAP_LOOKUP_AND_DELETE_ELEM, attr)) is None:
         return None
     return ffi.unpack(v, value_size)
+
+
+def map_lookup_value(fd: int, value: bytes, flags: int = 0) -> bool:
+    """``BPF_MAP_LOOKUP_ELEM`` with no key and ``value`` in the value buffer (bloom
+    filter membership): ``True`` when found, ``False`` on ENOENT."""
+    v = _in(value)
+    attr = _elem_attr(fd, None, v, flags)
+    return _none_on(_errno.ENOENT, lambda: bpf(Cmd.MAP_LOOKUP_ELEM, attr)) is not None
 
 
 def map_freeze(fd: int) -> None:
