@@ -24,6 +24,7 @@ __all__ = ["Program", "Subprogram", "CompiledProgram", "TestRunResult", "Object"
 
 
 _PACKET_HOOKS = {"xdp", "tc", "socket_filter", "cgroup_skb"}
+_TEST_RUN_ON_CPU = 1  # BPF_F_TEST_RUN_ON_CPU
 
 
 @record
@@ -174,7 +175,7 @@ class Program(_Compilable):
     # ------------------------------------------------------------ run
 
     def test_run(self, data: bytes = b"", ctx: bytes | None = None, repeat: int = 1,
-                 *, data_size_out: int | None = None, cpu: int = 0) -> TestRunResult:
+                 *, data_size_out: int | None = None, cpu: int | None = None) -> TestRunResult:
         """Run the program once (or ``repeat`` times) in the kernel on ``data`` (BPF_PROG_TEST_RUN)."""
         from ._native import syscalls
 
@@ -188,7 +189,8 @@ class Program(_Compilable):
         packet = self.hook is None or self.hook.kind in _PACKET_HOOKS
         r = syscalls.prog_test_run(
             self.fd, data_in=bytes(data), data_size_out=out, ctx_in=bytes(ctx or b""),
-            ctx_size_out=len(ctx) if ctx and packet else 0, repeat=repeat, cpu=cpu,
+            ctx_size_out=len(ctx) if ctx and packet else 0, repeat=repeat, cpu=cpu or 0,
+            flags=_TEST_RUN_ON_CPU if cpu is not None else 0,
         )
         return TestRunResult(r.retval, r.data_out, r.ctx_out, r.duration_ns)
 

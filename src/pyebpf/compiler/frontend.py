@@ -74,6 +74,7 @@ class Place(Record):
     index: T.Expr | None = None
     bound: int = 0
     stride: int = 0
+    checked: bool = True  # False when the index is known in range (a range() counter)
 
 
 Value = Union[T.Expr, Lit, Known, Place]  # noqa: UP007 (a runtime alias)
@@ -135,6 +136,7 @@ class Frontend:
         self.nonnull: set[str] = set()
         self.pending: list[T.Stmt] = []
         self.loop_depth = 0
+        self.ranges: dict[str, tuple[int, int]] = {}  # range() counters: name -> (lo, hi)
         self.ctx_name: str | None = None
         self.temp_counter = 0
 
@@ -432,6 +434,8 @@ class Frontend:
         if place.index is None:
             return T.Store(loc, place.pointer, place.offset, expr)
         store = T.Store(loc, self.indexed_pointer(place, loc), 0, expr)
+        if not place.checked:
+            return store
         return T.If(loc, self.index_in_bounds(place, loc), (store,), ())
 
     def load_place(self, place: Place, loc: Loc) -> T.Expr:
@@ -439,12 +443,15 @@ class Frontend:
         if place.index is None:
             return T.Load(place.type, loc, place.pointer, place.offset)
         value = T.Load(place.type, loc, self.indexed_pointer(place, loc), 0)
+        if not place.checked:
+            return value
         return T.Conditional(place.type, loc, self.index_in_bounds(place, loc), value,
                              T.Const(place.type, loc, 0))
 
     def indexed_pointer(self, place: Place, loc: Loc) -> T.Expr:
         assert place.index is not None
-        index = T.Opaque(u64, loc, place.index)  # evaluated under the bounds check
+        # Hidden from the optimiser and evaluated under the bounds check (see tir.Opaque).
+        index = T.Opaque(u64, loc, place.index) if place.checked else place.index
         scaled = T.Binary(u64, loc, "*", index, T.Const(u64, loc, place.stride))
         offset = T.Binary(u64, loc, "+", scaled, T.Const(u64, loc, place.offset))
         kind = place.pointer.type.kind if isinstance(place.pointer.type, PointerType) else "mem"
@@ -530,7 +537,18 @@ class Frontend:
         self.forget_assigned(node.body)
         start_e = self.convert(self.to_expr(start, var_ty, loc), var_ty, loc, implicit=True)
         stop_e = self.convert(self.to_expr(stop, var_ty, loc), var_ty, loc, implicit=True)
-        body = self.loop_body(node.body)
+        known = _counter_range(start, stop, step)
+        assigned = any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store)
+                       for n in ast.walk(ast.Module(body=node.body, type_ignores=[])))
+        outer = self.ranges.pop(name, None)
+        if known is not None and not assigned:
+            self.ranges[name] = known
+        try:
+            body = self.loop_body(node.body)
+        finally:
+            self.ranges.pop(name, None)
+            if outer is not None:
+                self.ranges[name] = outer
         return T.ForRange(loc, name, start_e, stop_e, step, body)
 
     def loop_body(self, stmts: list[ast.stmt]) -> tuple[T.Stmt, ...]:
@@ -747,7 +765,7 @@ class Frontend:
                 error(loc, f"{st!r} has no member `{attr}` in this kernel's BTF",
                       "check the kernel's struct (bpftool btf dump file /sys/kernel/btf/vmlinux)")
             return Place(place.pointer, place.offset + kf.offset, kf.type, loc, False,
-                         place.index, place.bound, place.stride)
+                         place.index, place.bound, place.stride, place.checked)
         if not isinstance(st, StructType):
             error(loc, f"`.{attr}`: a {st!r} has no fields")
         f = st.by_name.get(attr)
@@ -755,7 +773,7 @@ class Frontend:
             error(loc, f"struct {st.name} has no field `{attr}`",
                   f"fields: {', '.join(x.name for x in st.fields)}")
         return Place(place.pointer, place.offset + f.offset, f.type, loc, place.writable,
-                     place.index, place.bound, place.stride)
+                     place.index, place.bound, place.stride, place.checked)
 
     def as_place(self, v: Value, loc: Loc) -> Place | None:
         """A Place for a struct/array value or a pointer to one."""
@@ -820,6 +838,13 @@ class Frontend:
                       "with a constant, or copy the inner array to a local first")
             if isinstance(place.pointer.type, PointerType) and place.pointer.type.kind == "ctx":
                 error(loc, "context arrays take constant indexes (the verifier requires it)")
+            known = self.ranges.get(idx.name) if isinstance(idx, T.Local) else None
+            if known is not None and 0 <= known[0] and known[1] < length:
+                # A range() counter the body never assigns is always in bounds: no check,
+                # so LLVM can still unroll the loop (as clang does for C).
+                i = self.convert(idx, u64, loc)
+                return Place(place.pointer, place.offset, elem, loc, place.writable,
+                             index=i, bound=length, stride=elem.size, checked=False)
             # The index is computed once, as an opaque u64 the bounds check and the access
             # share; otherwise LLVM may check a narrower copy than the one it adds.
             tmp = self.temp(u64, loc)
@@ -831,7 +856,7 @@ class Frontend:
         if not 0 <= value < length:
             error(self.src.loc(node.slice), f"index {idx.value} is out of range for {length} elements")
         return Place(place.pointer, place.offset + value * elem.size, elem, loc, place.writable,
-                     place.index, place.bound, place.stride)
+                     place.index, place.bound, place.stride, place.checked)
 
     def expr_UnaryOp(self, node: ast.UnaryOp) -> Value:
         loc = self.src.loc(node)
@@ -1493,7 +1518,8 @@ class Frontend:
             by_node = args[1] if len(args) == 2 else kw.get("by")
             by = (self.convert(self.to_expr(self.expr(by_node), vt, loc), vt, loc, implicit=True)
                   if by_node is not None else T.Const(vt, loc, 1))
-            return _StmtValue(T.MapIncrement(loc, m.name, key, by))
+            fixed = bool(getattr(m.map, "fixed_entries", False))
+            return _StmtValue(T.MapIncrement(loc, m.name, key, by, fixed))
         error(loc, f"maps have no kernel-side method `{name}`",
               "kernel side: lookup, get, update, delete, increment, m[k] = v, del m[k]")
 
@@ -1833,6 +1859,16 @@ class Registry:
         self.done[key] = func
         self.functions.append((func, src))
         return func
+
+
+def _counter_range(start: Any, stop: Any, step: int) -> tuple[int, int] | None:
+    """The values a ``range(start, stop, step)`` counter takes, when both ends are constants."""
+    if not (isinstance(start, Lit) and isinstance(stop, Lit)):
+        return None
+    values = range(start.value, stop.value, step)
+    if not values:
+        return None
+    return min(values[0], values[-1]), max(values[0], values[-1])
 
 
 def _is_kernel_struct(t: Any) -> bool:

@@ -326,6 +326,7 @@ class MapIncrement(Stmt):
     map_name: str
     key: Expr
     by: Expr
+    fixed_entries: bool = False  # an array: every slot exists, nothing to insert
 
 
 @record
