@@ -839,7 +839,7 @@ class Frontend:
             if isinstance(place.pointer.type, PointerType) and place.pointer.type.kind == "ctx":
                 error(loc, "context arrays take constant indexes (the verifier requires it)")
             known = self.ranges.get(idx.name) if isinstance(idx, T.Local) else None
-            if known is not None and 0 <= known[0] and known[1] < length:
+            if known is not None and known[0] >= 0 and known[1] < length:
                 # A range() counter the body never assigns is always in bounds: no check,
                 # so LLVM can still unroll the loop (as clang does for C).
                 i = self.convert(idx, u64, loc)
