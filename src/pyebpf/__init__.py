@@ -138,6 +138,12 @@ log2 = _intrinsic(
     "counts values in [2**(k-1), 2**k - 1], as m.print_log2_hist() expects.",
 )
 
+seq_printf = _intrinsic(
+    "seq_printf",
+    'bpf.seq_printf(ctx.meta.seq, b"fmt", ...): write a line of an iterator\'s output '
+    "(up to 12 values).",
+)
+
 trace_printk = _intrinsic(
     "trace_printk",
     'Print to /sys/kernel/tracing/trace: bpf.trace_printk(b"pid %d", pid) (up to 3 values).',
@@ -197,7 +203,7 @@ __all__ = [
     # helpers and intrinsics
     "net", "htons", "htonl", "ntohs", "ntohl",
     "atomic_add", "atomic_and", "atomic_or", "atomic_xor", "atomic_xchg", "atomic_cmpxchg",
-    "loop", "log2", "trace_printk", "get_current_pid_tgid", "get_current_uid_gid", "get_current_comm",
+    "loop", "log2", "seq_printf", "trace_printk", "get_current_pid_tgid", "get_current_uid_gid", "get_current_comm",
     "ktime_get_ns", "get_smp_processor_id", "get_prandom_u32",
     # constants
     "XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX", "XDP_REDIRECT",

@@ -151,11 +151,33 @@ def test_perf_event_hardware_cycles_or_clear_error() -> None:
 
 @bpf.iter("task")
 def walk_tasks(ctx) -> int:
-    if ctx.task == 0:
+    if ctx.task is None:
         seen.increment(5)  # the final call, after the last task
         return 0
     seen.increment(4)
     return 0
+
+
+@bpf.iter("task")
+def list_tasks(ctx) -> int:
+    task = ctx.task
+    if task is None:
+        return 0
+    if task.pid == task.tgid:  # one line per process: its main thread
+        bpf.seq_printf(ctx.meta.seq, b"%d %d %s\n", task.tgid, task.real_parent.tgid,
+                       task.comm)
+    return 0
+
+
+def test_iter_task_writes_lines_read_as_a_file() -> None:
+    with list_tasks.attach() as link:
+        text = link.read().decode()
+    lines = {int(line.split()[0]): line.split() for line in text.splitlines()}
+    me = lines[os.getpid()]
+    assert int(me[1]) == os.getppid()
+    assert len(lines) == len([p for p in os.listdir("/proc") if p.isdigit()]) or \
+        abs(len(lines) - len([p for p in os.listdir("/proc") if p.isdigit()])) < 10
+    list_tasks.close()
 
 
 def test_iter_task_runs_once_per_task_when_read() -> None:
@@ -224,7 +246,8 @@ def fx_unlink(ctx) -> int:
 
 @bpf.lsm("file_open")
 def lsm_open(ctx) -> int:
-    seen.increment(7, ctx.file * 0 + 1)
+    if ctx.file is not None:  # a trusted struct file pointer, typed from BTF
+        seen.increment(7)
     return 0
 
 

@@ -827,8 +827,12 @@ class ModuleBuilder:
 
     def expr_CtxPacketPtr(self, e: T.CtxPacketPtr) -> ir.Value:
         ctx = self.expr(e.ctx)
-        raw = self.b.load(self.offset_ptr(ctx, e.offset), typ=I32, align=4)
-        ptr = self.b.inttoptr(self.b.zext(raw, I64), PTR)
+        if e.width == 8:
+            raw = self.b.load(self.offset_ptr(ctx, e.offset), typ=I64, align=8)
+            ptr = self.b.inttoptr(raw, PTR)
+        else:
+            raw = self.b.load(self.offset_ptr(ctx, e.offset), typ=I32, align=4)
+            ptr = self.b.inttoptr(self.b.zext(raw, I64), PTR)
         # Packet pointers are never null: saying so lets LLVM reduce `h is None` after
         # ctx.header() to the bounds check alone (no extra null test for the verifier).
         self.b.assume(self.b.icmp_unsigned("!=", ptr, ir.Constant(PTR, None)))

@@ -744,12 +744,13 @@ class Frontend:
             names = ", ".join(sorted(self.ctx_type.fields)) or "(none)"
             error(loc, f"the {self.ctx_type.name} context has no field `{attr}`",
                   f"fields: {names}")
-        if f.kind in ("packet", "packet_end"):
+        if f.kind in ("packet", "packet_end", "packet64", "packet_end64"):
             if not self.ctx_type.packet_access:
                 error(loc, f"this program type cannot access packet memory via ctx.{attr}",
                       "use bpf.skb_load_bytes(ctx, offset, buf)")
-            kind = "packet_end" if f.kind == "packet_end" else "packet"
-            return T.CtxPacketPtr(PointerType(None, kind), loc, ctx, f.offset)
+            kind = "packet_end" if f.kind.startswith("packet_end") else "packet"
+            return T.CtxPacketPtr(PointerType(None, kind), loc, ctx, f.offset,
+                                  8 if f.kind.endswith("64") else 4)
         if f.kind == "data_loc":
             return T.DataLocPtr(PointerType(None, "mem"), loc, ctx, f.offset)
         return Place(ctx, f.offset, f.type, loc, writable=f.writable)
@@ -950,6 +951,8 @@ class Frontend:
 
     def compare(self, op_node: ast.cmpop, left: Value, right: Value, loc: Loc) -> T.Expr:
         if isinstance(op_node, (ast.Is, ast.IsNot)):
+            if isinstance(left, Place) and isinstance(left.type, PointerType):
+                left = self.load_place(left, loc)  # a pointer field: `ctx.task is None`
             if not (isinstance(right, Known) and right.obj is None):
                 error(loc, "`is` is only supported as `is None` / `is not None`", "use == for integers")
             if not (isinstance(left, T.Expr) and isinstance(left.type, PointerType)):
@@ -1104,6 +1107,8 @@ class Frontend:
             return self.atomic(_ATOMICS[special], node, loc)
         if special == "trace_printk":
             return self.trace_printk(node, loc)
+        if special == "seq_printf":
+            return self.seq_printf(node, loc)
         if special == "loop":
             return self.bpf_loop(node, loc)
         if special == "log2":
@@ -1221,8 +1226,10 @@ class Frontend:
         off_e = self.convert(self.to_expr(off, u64, loc), u64, loc)
         ctx = T.Local(PointerType(None, "ctx"), loc, "ctx")
         fdata, fend = self.ctx_type.fields["data"], self.ctx_type.fields["data_end"]
-        data = T.CtxPacketPtr(PointerType(None, "packet"), loc, ctx, fdata.offset)
-        end = T.CtxPacketPtr(PointerType(None, "packet_end"), loc, ctx, fend.offset)
+        data = T.CtxPacketPtr(PointerType(None, "packet"), loc, ctx, fdata.offset,
+                              8 if fdata.kind.endswith("64") else 4)
+        end = T.CtxPacketPtr(PointerType(None, "packet_end"), loc, ctx, fend.offset,
+                             8 if fend.kind.endswith("64") else 4)
         return T.HeaderPtr(PointerType(ty, "packet", nullable=True), loc, data, end, off_e, ty.size)
 
     def call_function(self, fn: Any, node: ast.Call, loc: Loc, *, annotated: bool,
@@ -1370,8 +1377,7 @@ class Frontend:
         if not (isinstance(fmt, Known) and isinstance(fmt.obj, bytes)):
             error(self.src.loc(node.args[0]), "the format must be a bytes literal", 'b"pid %d\\n"')
         data = fmt.obj + b"\0"
-        values = [self.convert(self.to_expr(self.expr(a), u64, loc), u64, loc)
-                  for a in node.args[1:]]
+        values = [self.printf_value(a) for a in node.args[1:]]
         if len(values) > 12:
             error(loc, "bpf.trace_printk() takes at most 12 values", "split the message")
         name = self.temp(ArrayType(_char(), len(data)), loc)
@@ -1387,6 +1393,48 @@ class Frontend:
             self.pending.append(T.Store(loc, addr, i * 8, v))
         args = (buf, T.Const(u32, loc, len(data)), addr, T.Const(u32, loc, 8 * len(values)))
         return T.HelperCall(i64, loc, "trace_vprintk", 177, args)
+
+    def printf_value(self, node: ast.expr) -> T.Expr:
+        """A printf argument as u64: numbers widened, arrays (for %s) and pointers as addresses."""
+        loc = self.src.loc(node)
+        v = self.expr(node)
+        if isinstance(v, Place) and isinstance(v.type, (ArrayType, StructType)):
+            return T.Cast(u64, loc, self.place_address(v))
+        e = self.to_expr(v, u64, loc)
+        if isinstance(e.type, PointerType):
+            self.require_nonnull(e, loc)
+            return T.Cast(u64, loc, e)
+        return self.convert(e, u64, loc)
+
+    def seq_printf(self, node: ast.Call, loc: Loc) -> T.Expr:
+        """``bpf.seq_printf(seq, b"fmt", ...)``: an iterator's output line (bpf_seq_printf)."""
+        self._no_keywords(node, loc)
+        if len(node.args) < 2:
+            error(loc, 'bpf.seq_printf(ctx.meta.seq, b"fmt %d\\n", value, ...)')
+        seq = self.scalar(self.expr(node.args[0]), loc)
+        if not isinstance(seq.type, PointerType):
+            type_error(loc, "the first argument is the iterator's seq_file (ctx.meta.seq)")
+        self.require_nonnull(seq, loc)
+        fmt_node = node.args[1]
+        fmt = self.expr(fmt_node)
+        if not (isinstance(fmt, Known) and isinstance(fmt.obj, bytes)):
+            error(self.src.loc(fmt_node), "the format must be a bytes literal", 'b"%d\\n"')
+        values = [self.printf_value(a) for a in node.args[2:]]
+        if len(values) > 12:
+            error(loc, "bpf.seq_printf() takes at most 12 values")
+        data = fmt.obj + b"\0"
+        buf_name = self.temp(ArrayType(_char(), len(data)), loc)
+        buf = T.AddrOf(PointerType(None, "stack"), loc, buf_name)
+        self.pending.append(T.FillBytes(loc, buf, data, len(data)))
+        if values:
+            arr = self.temp(ArrayType(u64, len(values)), loc)
+            addr: T.Expr = T.AddrOf(PointerType(None, "stack"), loc, arr)
+            for i, v in enumerate(values):
+                self.pending.append(T.Store(loc, addr, i * 8, v))
+        else:
+            addr = T.Const(PointerType(None, "mem"), loc, 0)
+        return T.HelperCall(i64, loc, "seq_printf", 126, (
+            seq, buf, T.Const(u32, loc, len(data)), addr, T.Const(u32, loc, 8 * len(values))))
 
     def temp(self, ty: BPFType, loc: Loc) -> str:
         self.temp_counter += 1

@@ -227,6 +227,7 @@ class CtxPacketPtr(Expr):
 
     ctx: Expr
     offset: int
+    width: int = 4  # __u32 in xdp_md/__sk_buff; 8 for __bpf_md_ptr fields (sk_msg_md)
 
 
 @record

@@ -209,12 +209,17 @@ def perf_event_context(machine: str | None = None) -> ContextType:
 # --------------------------------------------------------------------------- BTF-typed contexts
 
 
-def _btf_int_type(btf: object, type_id: int) -> IntType:
-    """u64, or i64 for a signed integer/enum: every BTF context slot is 8 bytes."""
+def _btf_int_type(btf: object, type_id: int) -> BPFType:
+    """The type of an 8-byte BTF context slot: a trusted kernel-struct pointer when the
+    parameter is a struct pointer (``ctx.task.tgid`` reads directly), else u64 / i64."""
     from .. import btf as _btf
 
     assert isinstance(btf, _btf.BTF)
     t = btf.resolved(type_id)
+    if isinstance(t, _btf.Ptr) and t.type and isinstance(btf.resolved(t.type), _btf.Struct):
+        from ..kernel import _type_of
+
+        return _type_of(type_id)
     signed = isinstance(t, _btf.Int) and t.signed or isinstance(t, _btf.Enum) and t.signed
     return i64 if signed else u64
 
@@ -281,12 +286,20 @@ def iter_context(target: str) -> ContextType:
     except (KeyError, _btf.BTFError, LookupError):
         raise _btf.BTFError(f"no BPF iterator {target!r} in the kernel's BTF "
                             f"(struct bpf_iter__{target} is missing)") from None
+    from ..kernel import _type_of
+    from ..types import PointerType
+
     fields = {}
     for m in vmlinux.members(st.id):
         # each member is wrapped in an anonymous union (__bpf_md_ptr)
         inner = vmlinux.members(m.type) if not m.name else ()
-        for name, off in ([(m.name, 0)] if m.name else [(i.name, 0) for i in inner]):
-            fields[name] = CtxField(name, m.byte_offset + off, u64)
+        for name, off, type_id in ([(m.name, 0, m.type)] if m.name else
+                                   [(i.name, 0, i.type) for i in inner]):
+            ty = _type_of(type_id)
+            if isinstance(ty, PointerType) and name != "meta":
+                # The iterated object is NULL on the final call: check it for None.
+                ty = PointerType(ty.target, ty.kind, nullable=True)
+            fields[name] = CtxField(name, m.byte_offset + off, ty)
     return ContextType(f"bpf_iter__{target}", fields)
 
 
