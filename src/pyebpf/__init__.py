@@ -67,6 +67,7 @@ from .lang.decorators import (
     perf_event,
     raw_tracepoint,
     sk_msg,
+    sk_skb,
     socket_filter,
     sockops,
     tc,
@@ -161,6 +162,7 @@ _LAZY = {
     "Program": "programs", "CompiledProgram": "programs", "TestRunResult": "programs",
     "Object": "programs", "load": "programs", "compile": "programs",
     "Link": "links", "IterLink": "links",
+    "SockMap": "sockmaps", "SockHash": "sockmaps",
     "Const": "variables", "Global": "variables", "kfunc": "kernel",
     "ProgramType": "constants", "AttachType": "constants",
 }
@@ -192,14 +194,15 @@ __all__ = [
     # programs
     "xdp", "tc", "socket_filter", "cgroup_skb", "tracepoint", "raw_tracepoint", "func",
     "kprobe", "kretprobe", "uprobe", "uretprobe", "tp_btf", "fentry", "fexit", "fmod_ret", "lsm",
-    "iter", "perf_event", "cgroup_sock", "cgroup_sock_addr", "sockops", "sk_msg", "netfilter",
-    "IterLink",
+    "iter", "perf_event", "cgroup_sock", "cgroup_sock_addr", "sockops", "sk_msg", "sk_skb",
+    "netfilter", "IterLink",
     "Program", "CompiledProgram", "TestRunResult", "Object", "Link", "load", "compile",
     "Const", "Global", "kfunc",
     # maps
     "Map", "HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap",
     "LruPerCpuHashMap", "LpmTrieMap", "RingBuf", "PerfEventArray", "QueueMap", "StackMap",
     "BloomFilterMap", "ProgArray", "StackTraceMap", "ArrayOfMaps", "HashOfMaps",
+    "SockMap", "SockHash",
     # helpers and intrinsics
     "net", "htons", "htonl", "ntohs", "ntohl",
     "atomic_add", "atomic_and", "atomic_or", "atomic_xor", "atomic_xchg", "atomic_cmpxchg",

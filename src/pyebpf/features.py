@@ -356,6 +356,7 @@ def _hook_requirements(kind: str) -> list[tuple[str, Any, str | None]]:
         "netfilter": [("netfilter programs", lambda: has_prog_type(P.NETFILTER), "6.4")],
         "tc": [("tcx links", lambda: has_attach_type(P.SCHED_CLS, A.TCX_INGRESS), "6.6")],
         "sk_msg": [("sk_msg programs", lambda: has_prog_type(P.SK_MSG), "4.17")],
+        "sk_skb": [("sk_skb programs", lambda: has_prog_type(P.SK_SKB), "4.14")],
         "sockops": [("sockops programs", lambda: has_prog_type(P.SOCK_OPS), "4.13")],
         "cgroup_sock": [("cgroup sock programs", lambda: has_prog_type(P.CGROUP_SOCK), "4.10")],
         "cgroup_sock_addr": [("cgroup sock_addr programs",

@@ -696,9 +696,12 @@ def attach_sockmap(prog: Any, sockmap: Any, attach_type: int) -> Link:
     """Attach an sk_msg / sk_skb program to a SockMap or SockHash (``BPF_PROG_ATTACH``).
 
     The attachment has no link fd: closing the Link detaches it with
-    ``BPF_PROG_DETACH``.
+    ``BPF_PROG_DETACH``.  A map declaration no loaded program uses yet is
+    created first (programs loaded later share it).
     """
     prog_fd = _fd_of(prog)
+    if getattr(sockmap, "loaded", True) is False:
+        sockmap.create()
     map_fd = _fd_of(sockmap, "SockMap/SockHash")
     at = constants.AttachType(attach_type)
     try:

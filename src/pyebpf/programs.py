@@ -429,13 +429,15 @@ def _attach(prog: Program, options: dict[str, Any]) -> links.Link:
         return links.attach_perf_event(fd, **options)
     if kind == "netfilter":
         return links.attach_netfilter(fd, **options)
-    if kind == "sk_msg":
-        from .constants import AttachType
+    if kind in ("sk_msg", "sk_skb"):
+        from .sections import classify
 
         if "map" not in options:
-            raise TypeError("sk_msg programs attach to a SockMap or SockHash: "
+            raise TypeError(f"{kind} programs attach to a SockMap or SockHash: "
                             "prog.attach(map=sockhash)")
-        return links.attach_sockmap(fd, options["map"], AttachType.SK_MSG_VERDICT)
+        attach_type = classify(hook.section).attach_type
+        assert attach_type is not None
+        return links.attach_sockmap(fd, options["map"], attach_type)
     raise AttachError("attach", 0, f"attaching {kind} programs is not implemented yet")
 
 

@@ -33,7 +33,7 @@ from .contexts import (
 __all__ = ["Hook", "xdp", "tc", "socket_filter", "cgroup_skb", "tracepoint", "raw_tracepoint",
            "func", "kprobe", "kretprobe", "uprobe", "uretprobe", "tp_btf", "fentry", "fexit",
            "fmod_ret", "lsm", "iter", "perf_event", "cgroup_sock", "cgroup_sock_addr",
-           "sockops", "sk_msg", "netfilter"]
+           "sockops", "sk_msg", "sk_skb", "netfilter"]
 
 _PT_REGS_KINDS = {"kprobe", "kretprobe", "uprobe", "uretprobe", "uprobe_multi",
                   "uretprobe_multi"}
@@ -56,7 +56,7 @@ class Hook(Record):
     def context(self) -> ContextType:
         if self.kind == "xdp":
             return XDP_MD
-        if self.kind in ("tc", "cgroup_skb"):
+        if self.kind in ("tc", "cgroup_skb", "sk_skb"):
             return SK_BUFF
         if self.kind == "socket_filter":
             return SK_BUFF_NO_PACKET
@@ -306,6 +306,30 @@ def sk_msg(fn: Callable[..., Any] | None = None) -> Any:
     Return 1 (``SK_PASS``) to let the message through, 0 (``SK_DROP``) to drop it.
     """
     return _decorator(lambda: Hook("sk_msg", "sk_msg"), fn)
+
+
+# sk_skb program kinds -> their ELF section (libbpf's names)
+_SK_SKB_KINDS = {"stream_verdict": "sk_skb/stream_verdict",
+                 "stream_parser": "sk_skb/stream_parser", "verdict": "sk_skb/verdict"}
+
+
+def sk_skb(fn: Callable[..., Any] | None = None, *, kind: str = "stream_verdict") -> Any:
+    """An sk_skb program (``struct __sk_buff``), attached to a SockMap/SockHash.
+
+    It runs on data a socket in the map receives.  ``kind``:
+    ``"stream_verdict"`` (return 1, ``SK_PASS``, to deliver the data, 0 to
+    drop it, or redirect with ``bpf.sk_redirect_map``/``sk_redirect_hash``),
+    ``"stream_parser"`` (return the length of the next message) or
+    ``"verdict"`` (the verdict without a parser, TCP and UDP, Linux 5.13)::
+
+        @bpf.sk_skb(kind="stream_verdict")
+        def count_rx(ctx) -> int:
+            stats.increment(0, ctx.len)
+            return 1
+    """
+    if kind not in _SK_SKB_KINDS:
+        raise ValueError(f"sk_skb kind must be one of {', '.join(_SK_SKB_KINDS)}, not {kind!r}")
+    return _decorator(lambda: Hook("sk_skb", _SK_SKB_KINDS[kind], target=kind), fn)
 
 
 def netfilter(fn: Callable[..., Any] | None = None) -> Any:
