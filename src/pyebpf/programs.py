@@ -392,7 +392,17 @@ def _attach(prog: Program, options: dict[str, Any]) -> links.Link:
     if kind == "xdp":
         return links.attach_xdp(fd, **options)
     if kind == "tc":
-        return links.attach_tcx(fd, direction=options.pop("direction", hook.direction), **options)
+        direction = options.pop("direction", hook.direction)
+        mode = options.pop("mode", None)
+        if mode not in (None, "tcx", "classic"):
+            raise ValueError(f"TC mode must be 'tcx', 'classic' or None (tcx where the kernel "
+                             f"has it), not {mode!r}")
+        if mode is None:
+            mode = "tcx" if features.has_tcx() else "classic"
+        if mode == "classic":
+            return links.attach_tc_classic(fd, direction=direction, **options)
+        features.require_hook("tcx")
+        return links.attach_tcx(fd, direction=direction, **options)
     if kind == "socket_filter":
         if "sock" not in options:
             raise TypeError("socket filters attach to a socket: prog.attach(sock=s)")
@@ -441,11 +451,15 @@ def _attach(prog: Program, options: dict[str, Any]) -> links.Link:
     raise AttachError("attach", 0, f"attaching {kind} programs is not implemented yet")
 
 
-def load(*programs: Program, log_level: int = 0) -> Object:
-    """Compile and load several programs as one object sharing maps and functions."""
+def load(*programs: Program, log_level: int = 0,
+         constants: dict[str, Any] | None = None) -> Object:
+    """Compile and load several programs as one object sharing maps and functions.
+
+    ``constants`` sets ``bpf.Const`` values (as ``Program.load`` does).
+    """
     compiled = _compile(list(programs))
     by_name = {p.name: p for p in programs}
-    obj = _load_compiled(compiled, by_name, log_level=log_level)
+    obj = _load_compiled(compiled, by_name, log_level=log_level, constants=constants)
     for p in programs:
         p._compiled = compiled
         p._fd = os.dup(obj.programs[p.name])

@@ -7,7 +7,7 @@ import os
 import pytest
 
 import pyebpf as bpf
-from pyebpf import char, i32, u32, u64
+from pyebpf import char, i32, u16, u32, u64
 
 
 class Counter(bpf.Struct):
@@ -202,3 +202,44 @@ def test_log2_is_the_histogram_slot() -> None:
     log2_slots.test_run(b"\0" * 64)
     assert [log_out[i] for i in range(8)] == [v.bit_length() for v in values]
     log2_slots.close()
+
+
+from pyebpf import net  # noqa: E402
+
+misc = bpf.ArrayMap(u64, max_entries=8)
+
+
+def swap_macs(eth):  # an inlined function taking a header pointer
+    for i in range(6):
+        t = eth.dst[i]
+        eth.dst[i] = eth.src[i]
+        eth.src[i] = t
+
+
+@bpf.xdp
+def language_bits(ctx) -> int:
+    misc[0] = u64(ctx.data_end - ctx.data)  # pointer difference
+    eth = ctx.header(net.EthHdr, 0)
+    if eth is None:
+        return bpf.XDP_PASS
+    swap_macs(eth)
+    words = ctx.header(u16[7], 0)  # an array as a header
+    if words is None:
+        return bpf.XDP_PASS
+    misc[1] = words[6]
+    proto = bpf.ntohs(eth.proto)
+    misc[2] = 1 if proto in (0x0800, 0x86DD) else 0
+    misc[3] = 1 if proto not in (0x0806,) else 0
+    name = char[8]()
+    name[0] = 69  # "E"
+    misc[4] = u64(bpf.strncmp(name, 8, b"E"))  # a string literal goes to .rodata
+    return bpf.XDP_TX
+
+
+def test_pointer_difference_inline_pointer_params_array_headers_in_and_strings() -> None:
+    pkt = bytes(range(6)) + bytes(range(10, 16)) + b"\x08\x00" + b"x" * 50
+    r = language_bits.test_run(pkt)
+    assert r.retval == bpf.XDP_TX
+    assert r.data[:12] == bytes(range(10, 16)) + bytes(range(6))
+    assert [misc[i] for i in range(5)] == [len(pkt), 8, 1, 1, 0]
+    language_bits.close()

@@ -203,9 +203,14 @@ class Frontend:
             else:
                 assert param_types is not None
                 ty = param_types[i]
-            if not isinstance(ty, IntType):
-                type_error(self.src.loc(a), f"parameter `{a.arg}` is a {ty!r}; functions take "
-                           "integers and bool for now", "pass the fields you need")
+            # Inlined functions also take pointers (a header, a map value): after inlining
+            # the verifier sees the caller's pointer.  Real calls take integers for now.
+            if not (isinstance(ty, IntType) or not annotated and isinstance(ty, PointerType)):
+                type_error(self.src.loc(a), f"parameter `{a.arg}` is a {ty!r}; @bpf.func "
+                           "functions take integers and bool for now",
+                           "pass the fields you need, or use a plain (inlined) function")
+            if isinstance(ty, PointerType) and ty.nullable:
+                ty = PointerType(ty.target, ty.kind)  # the caller checked it (see call_function)
             params.append((a.arg, ty))
         if annotated:
             if fn.returns is None:
@@ -821,7 +826,7 @@ class Frontend:
                 error(self.src.loc(node.slice), "array lengths must be constants")
             return Known(self.type_from_object(base.obj, loc)[idx.value], loc)
         if isinstance(base, T.Expr) and isinstance(base.type, PointerType) and \
-                base.type.kind in ("packet", "packet_end"):
+                base.type.kind in ("packet", "packet_end") and base.type.target is None:
             error(loc, "packet read without a bounds check",
                   "use h = ctx.header(T, offset) and check `if h is None: return ...`")
         place = self.as_place(base, loc)
@@ -837,10 +842,14 @@ class Frontend:
             if place.index is not None:
                 error(loc, "only one variable index per access", "index the outer array "
                       "with a constant, or copy the inner array to a local first")
-            if isinstance(place.pointer.type, PointerType) and place.pointer.type.kind == "ctx":
-                error(loc, "context arrays take constant indexes (the verifier requires it)")
             known = self.ranges.get(idx.name) if isinstance(idx, T.Local) else None
-            if known is not None and known[0] >= 0 and known[1] < length:
+            in_range = known is not None and known[0] >= 0 and known[1] < length
+            if isinstance(place.pointer.type, PointerType) and \
+                    place.pointer.type.kind == "ctx" and not in_range:
+                error(loc, "context arrays take constant indexes (the verifier requires it)",
+                      "index with a constant, or a range() counter over constants (the loop "
+                      "is unrolled)")
+            if in_range:
                 # A range() counter the body never assigns is always in bounds: no check,
                 # so LLVM can still unroll the loop (as clang does for C).
                 i = self.convert(idx, u64, loc)
@@ -893,6 +902,11 @@ class Frontend:
         error(loc, f"operator {type(op).__name__} is not supported")
 
     def pointer_arith(self, op: str, ptr: T.Expr, off: Value, loc: Loc) -> T.Expr:
+        if op == "-" and isinstance(off, T.Expr) and isinstance(off.type, PointerType):
+            # p - q: the distance in bytes (e.g. ctx.data_end - ctx.data), as C's ptrdiff_t.
+            self.require_nonnull(ptr, loc)
+            self.require_nonnull(off, loc)
+            return T.Binary(i64, loc, "-", T.Cast(i64, loc, ptr), T.Cast(i64, loc, off))
         if op == "-":
             if isinstance(off, Lit):
                 off = Lit(-off.value, loc)
@@ -939,6 +953,11 @@ class Frontend:
         left_node = node.left
         left = self.expr(left_node)
         for op_node, right_node in zip(node.ops, node.comparators):
+            if isinstance(op_node, (ast.In, ast.NotIn)) and \
+                    isinstance(right_node, (ast.Tuple, ast.List, ast.Set)):
+                parts.append(self.membership(op_node, left, right_node, loc))
+                left = None  # type: ignore[assignment]
+                continue
             right = self.expr(right_node)
             parts.append(self.compare(op_node, left, right, loc))
             if len(node.ops) > 1 and not _simple(right_node):
@@ -948,6 +967,17 @@ class Frontend:
         if len(parts) == 1:
             return parts[0]
         return T.Logical(bool_, loc, "and", tuple(parts))
+
+    def membership(self, op_node: ast.cmpop, left: Value, items: ast.expr, loc: Loc) -> T.Expr:
+        """``x in (1, 2, 3)``: equal to one of the constants (``not in``: to none)."""
+        if left is None or len(node_elts := items.elts) == 0:  # type: ignore[attr-defined]
+            error(loc, "`in` needs a value on the left and at least one item")
+        tests = [self.compare(ast.Eq(), left, self.expr(e), loc) for e in node_elts]
+        for e in node_elts:
+            if not _simple(e):
+                error(self.src.loc(e), "`in (...)` items must be simple values (constants, names)")
+        anyof = tests[0] if len(tests) == 1 else T.Logical(bool_, loc, "or", tuple(tests))
+        return anyof if isinstance(op_node, ast.In) else T.Unary(bool_, loc, "not", anyof)
 
     def compare(self, op_node: ast.cmpop, left: Value, right: Value, loc: Loc) -> T.Expr:
         if isinstance(op_node, (ast.Is, ast.IsNot)):
@@ -1241,12 +1271,22 @@ class Frontend:
         if not annotated:
             arg_types = [self.infer_type(v, loc) if not isinstance(v, Lit) else i64
                          for v in values]
+            for i, (v, t) in enumerate(zip(values, arg_types)):
+                if isinstance(v, Place) and isinstance(t, (StructType, ArrayType)):
+                    # An aggregate goes by address, as C passes a struct pointer.
+                    values[i] = self.place_address(v)
+                    arg_types[i] = PointerType(t, "stack")
+                elif isinstance(t, PointerType):
+                    arg_types[i] = PointerType(t.target, t.kind)
         callee = self.registry.request(fn, arg_types, annotated, is_global, loc)
         if len(values) != len(callee.params):
             error(loc, f"{callee.name}() takes {len(callee.params)} argument(s), "
                   f"got {len(values)}")
         args = tuple(self.convert(self.to_expr(v, ty, loc), ty, loc, implicit=True)
                      for v, (_, ty) in zip(values, callee.params))
+        for a in args:
+            if isinstance(a.type, PointerType):
+                self.require_nonnull(a, loc)
         return T.Call(callee.return_type, loc, callee.name, args)
 
     def ctx_arg(self, node: ast.Call, loc: Loc) -> Value:
@@ -1298,7 +1338,13 @@ class Frontend:
                 last_size = place.type.size
                 args.append(self.place_address(place))
             elif kind == "ptr":
-                if isinstance(v, Place) and isinstance(v.type, (ArrayType, StructType)):
+                if isinstance(v, Known) and isinstance(v.obj, bytes):
+                    # A string for a `const char *` argument: a constant in .rodata (helpers
+                    # like bpf_strncmp want read-only memory, not the stack).
+                    var = self.registry.string_constant(v.obj)
+                    use = self.registry.use_global(var, var.name, self.env, a_loc)
+                    args.append(T.GlobalAddr(PointerType(var.type, "global"), a_loc, use.name))
+                elif isinstance(v, Place) and isinstance(v.type, (ArrayType, StructType)):
                     args.append(self.place_address(v))
                 elif isinstance(v, T.Expr) and isinstance(v.type, PointerType):
                     self.require_nonnull(v, a_loc)
@@ -1863,10 +1909,22 @@ class Registry:
     def __init__(self, maps: dict[int, MapUse]) -> None:
         self.maps = maps
         self.globals: dict[int, MapUse] = {}  # id(declaration) -> (object name, declaration)
+        self.strings: dict[bytes, Any] = {}  # string constants passed to helpers
         self.done: dict[tuple[Any, ...], T.Function] = {}
         self.functions: list[tuple[T.Function, FunctionSource]] = []
         self.active: set[tuple[Any, ...]] = set()
         self.names: set[str] = set()
+
+    def string_constant(self, data: bytes) -> Any:
+        """A read-only global holding ``data`` and a NUL (one per distinct string)."""
+        var = self.strings.get(data)
+        if var is None:
+            from ..types import char
+            from ..variables import Const
+
+            var = Const(char[len(data) + 1], data, name=f"__str{len(self.strings)}")
+            self.strings[data] = var
+        return var
 
     def use_global(self, var: Any, name: str, env: Env, loc: Loc) -> MapUse:
         """Name ``var`` (a bpf.Const / bpf.Global) once per object, by its module-level name."""
