@@ -44,6 +44,7 @@ __all__ = [
     "require",
     "require_hook",
     "has_uprobe_multi",
+    "has_tcx",
     "has_kprobes",
     "has_uprobes",
 ]
@@ -327,6 +328,21 @@ def has_uprobe_multi() -> bool:
     return True  # pragma: no cover - "/" cannot be probed
 
 
+@functools.cache
+def has_tcx() -> bool:
+    """Whether ``BPF_LINK_CREATE`` knows tcx links (Linux 6.6); else TC attaches the classic way."""
+    fd = sys_.prog_load(ProgramType.SCHED_CLS, _MOV0 + _EXIT, "GPL").fd
+    try:
+        # ifindex 0 names no device: a kernel with tcx looks it up and says ENODEV; an
+        # older one refuses the attach type itself with EINVAL.
+        sys_.link_create(fd, 0, AttachType.TCX_INGRESS)
+    except SyscallError as exc:
+        return exc.errno != _errno.EINVAL
+    finally:
+        sys_.close(fd)
+    return True  # pragma: no cover - ifindex 0 cannot be attached to
+
+
 def has_kprobes() -> bool:
     """Whether kprobes can be attached (kprobe PMU or tracefs ``kprobe_events``)."""
     from .uprobes import has_kprobes as _has
@@ -343,7 +359,7 @@ def has_uprobes() -> bool:
 
 # hook kind -> (what it needs, probe, first kernel with it)
 def _hook_requirements(kind: str) -> list[tuple[str, Any, str | None]]:
-    P, A = ProgramType, AttachType
+    P = ProgramType
     table: dict[str, list[tuple[str, Any, str | None]]] = {
         "kprobe": [("kprobes", has_kprobes, None)],
         "kretprobe": [("kprobes", has_kprobes, None)],
@@ -354,7 +370,8 @@ def _hook_requirements(kind: str) -> list[tuple[str, Any, str | None]]:
         "uretprobe_multi": [("uprobe_multi links", has_uprobe_multi, "6.6")],
         "perf_event": [("perf_event programs", lambda: has_prog_type(P.PERF_EVENT), "4.9")],
         "netfilter": [("netfilter programs", lambda: has_prog_type(P.NETFILTER), "6.4")],
-        "tc": [("tcx links", lambda: has_attach_type(P.SCHED_CLS, A.TCX_INGRESS), "6.6")],
+        "tc": [("TC programs", lambda: has_prog_type(P.SCHED_CLS), "4.1")],
+        "tcx": [("tcx links", has_tcx, "6.6")],
         "sk_msg": [("sk_msg programs", lambda: has_prog_type(P.SK_MSG), "4.17")],
         "sk_skb": [("sk_skb programs", lambda: has_prog_type(P.SK_SKB), "4.14")],
         "sockops": [("sockops programs", lambda: has_prog_type(P.SOCK_OPS), "4.13")],

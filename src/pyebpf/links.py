@@ -36,6 +36,7 @@ __all__ = [
     "Link",
     "attach_xdp",
     "attach_tcx",
+    "attach_tc_classic",
     "attach_socket_filter",
     "attach_tracepoint",
     "attach_raw_tracepoint",
@@ -109,6 +110,7 @@ class Link:
         sock: socket.socket | None = None,
         prog_fd: int | None = None,
         cleanup: Callable[[], None] | None = None,
+        replace: Callable[[int], None] | None = None,
         children: list[Link] | None = None,
     ) -> None:
         self._fd = fd
@@ -117,6 +119,8 @@ class Link:
         self._prog_fd = prog_fd
         # undoes what no fd owns: a tracefs probe to remove, a BPF_PROG_ATTACH to detach
         self._cleanup = cleanup
+        # swaps the program of an attachment without a link fd (a cls_bpf filter)
+        self._replace = replace
         # one attachment made of several (perf events on every CPU)
         self._children = list(children or ())
         self.kind = kind
@@ -163,6 +167,10 @@ class Link:
             return
         if self._sock is not None:
             _set_socket_filter(self._sock, new_fd)
+            self._prog_fd = new_fd
+            return
+        if self._replace is not None and self._fd is None:
+            self._replace(new_fd)
             self._prog_fd = new_fd
             return
         try:
@@ -227,6 +235,7 @@ class Link:
         perf_fd, self._perf_fd = self._perf_fd, None
         sock, self._sock = self._sock, None
         cleanup, self._cleanup = self._cleanup, None
+        self._replace = None
         children, self._children = self._children, []
         for child in children:
             child.close()
@@ -395,6 +404,66 @@ def attach_tcx(
         except SyscallError as e:
             raise _link_create_error(e, f"tcx {direction} on {label}") from None
     return Link(fd, kind=f"tcx-{direction}", target=label, prog_fd=prog_fd)
+
+
+def attach_tc_classic(
+    prog: Any,
+    ifname: str | None = None,
+    ifindex: int | None = None,
+    direction: str = "ingress",
+    netns: str | None = None,
+    priority: int = 0,
+    handle: int = 0,
+) -> Link:
+    """Attach a TC program the pre-tcx way: a clsact qdisc plus a direct-action cls_bpf filter.
+
+    Works on every kernel with clsact (4.5+); :func:`attach_tcx` is preferred
+    where tcx links exist (6.6+).  ``priority``/``handle`` 0 let the kernel
+    pick.  Closing the Link deletes the filter, and the clsact qdisc too when
+    this attachment created it and no other filter is left on it.
+    ``link.update(new_prog)`` swaps the filter's program in place
+    (``NLM_F_REPLACE``), so no packet goes unfiltered.  The filter has no
+    link fd, so it cannot be pinned.
+    """
+    from . import netlink
+
+    parent = netlink.tc_parent(direction)
+    prog_fd = _fd_of(prog)
+    name = f"{_sys().prog_info(prog_fd).get('name') or 'pyebpf'}"
+    with in_netns(netns):
+        index, label = _ifindex(ifname, ifindex, netns)
+        sock = netlink.RouteSocket()  # bound to this namespace for the detach as well
+    try:
+        created = netlink.add_clsact(sock, index)
+        try:
+            handle, priority = netlink.add_bpf_filter(sock, index, parent, prog_fd, name,
+                                                      priority=priority, handle=handle)
+        except BaseException:
+            if created:
+                netlink.del_clsact(sock, index)
+            raise
+    except BaseException:
+        sock.close()
+        raise
+
+    def replace(new_fd: int) -> None:
+        netlink.add_bpf_filter(sock, index, parent, new_fd, name, priority=priority,
+                               handle=handle, replace=True)
+
+    def detach() -> None:
+        try:
+            with contextlib.suppress(OSError):
+                netlink.del_bpf_filter(sock, index, parent, handle, priority)
+            if created and not any(netlink.list_bpf_filters(sock, index, netlink.tc_parent(d))
+                                   for d in ("ingress", "egress")):
+                with contextlib.suppress(OSError):
+                    netlink.del_clsact(sock, index)
+        finally:
+            sock.close()
+
+    return Link(None, kind=f"tc-classic-{direction}",
+                target=f"{label} handle {handle:#x} priority {priority}", prog_fd=prog_fd,
+                cleanup=detach, replace=replace)
 
 
 def _set_socket_filter(sock: socket.socket, prog_fd: int) -> None:
