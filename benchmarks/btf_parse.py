@@ -2,9 +2,12 @@
 
 Each measurement runs in a fresh process, so nothing is cached:
 
-- pyebpf: ``BTF.kernel()`` + ``find("task_struct", "struct")`` +
-  ``member_offset("task_struct", "pid")``; wall time of those calls and the
-  process's RSS growth (VmRSS before/after) and peak RSS.
+- pyebpf: ``import pyebpf.btf`` + ``BTF.kernel()`` +
+  ``find("task_struct", "struct")`` + ``member_offset("task_struct", "pid")``;
+  wall time of those calls (and of each step) and the process's RSS growth
+  (VmRSS before/after) and peak RSS; then, in the same process, a second
+  lookup and the compiler's other queries (``func_proto`` of a function and
+  of a tracepoint, ``find_kfunc``).
 - bpftool: ``bpftool btf dump file /sys/kernel/btf/vmlinux format raw``
   (parses everything and prints it, output to /dev/null) and
   ``bpftool btf dump file ... format c`` for reference; wall time and peak
@@ -35,13 +38,22 @@ def rss():
 before = rss()
 t0 = time.perf_counter()
 from pyebpf.btf import BTF
+t_import = time.perf_counter()
 vmlinux = BTF.kernel()
+t_open = time.perf_counter()
 task = vmlinux.find("task_struct", "struct")
 pid_off = vmlinux.member_offset("task_struct", "pid")
 t1 = time.perf_counter()
 vmlinux.find("sk_buff", "struct")
 t2 = time.perf_counter()
-print(json.dumps({"first_ms": (t1 - t0) * 1e3, "second_ms": (t2 - t1) * 1e3,
+# what the compiler asks next: a kernel function, a tp_btf target, a kfunc
+vmlinux.func_proto("do_unlinkat")
+vmlinux.func_proto("sched_switch", tracepoint=True)
+vmlinux.find_kfunc("bpf_rcu_read_lock")
+t3 = time.perf_counter()
+print(json.dumps({"first_ms": (t1 - t0) * 1e3, "import_ms": (t_import - t0) * 1e3,
+                  "open_ms": (t_open - t_import) * 1e3, "find_ms": (t1 - t_open) * 1e3,
+                  "second_ms": (t2 - t1) * 1e3, "compiler_ms": (t3 - t2) * 1e3,
                   "rss_growth_kib": rss() - before,
                   "peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                   "types": len(vmlinux), "pid_offset": pid_off, "task_size": task.size}))
@@ -84,11 +96,16 @@ def main() -> None:
     print("| tool | what | ms | RSS |")
     print("|---|---|---:|---:|")
     med = statistics.median
-    print(f"| pyebpf | open + find task_struct + member offset | "
+    print(f"| pyebpf | import + open + find task_struct + member offset | "
           f"{med(r['first_ms'] for r in py):.1f} | "
           f"+{med(r['rss_growth_kib'] for r in py) / 1024:.1f} MiB "
           f"(peak {med(r['peak_kib'] for r in py) / 1024:.1f} MiB, interpreter included) |")
-    print(f"| pyebpf | a second lookup (sk_buff) | {med(r['second_ms'] for r in py):.2f} | - |")
+    for key, what in (("import_ms", "of which: import pyebpf.btf"),
+                      ("open_ms", "of which: BTF.kernel() (read + index)"),
+                      ("find_ms", "of which: find + member_offset"),
+                      ("second_ms", "a second lookup (sk_buff)"),
+                      ("compiler_ms", "then func_proto x2 + find_kfunc")):
+        print(f"| pyebpf | {what} | {med(r[key] for r in py):.1f} | - |")
     if shutil.which("bpftool"):
         for fmt in ("raw", "c"):
             runs = [run_bpftool(fmt) for _ in range(args.runs)]

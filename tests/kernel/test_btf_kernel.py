@@ -98,6 +98,16 @@ def test_kernel_btf_queries():
 
 
 @needs_kernel_btf
+def test_kernel_lookup_by_name_finds_every_sampled_type():
+    # Every 997th type (about 127 of them) is found again by its own name.
+    vmlinux = B.BTF.kernel()
+    for type_id in range(1, len(vmlinux), 997):
+        t = vmlinux.types[type_id]
+        if t.name:
+            assert type_id in [f.id for f in vmlinux.find_all(t.name, t.kind)]
+
+
+@needs_kernel_btf
 @pytest.mark.skipif(shutil.which("bpftool") is None, reason="no bpftool")
 def test_member_offsets_match_bpftool():
     out = subprocess.run(

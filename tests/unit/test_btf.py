@@ -163,3 +163,58 @@ def test_btf_ext_bad_magic():
     btf = B.BTF(section("xdp_maps.o", ".BTF"))
     with pytest.raises(BTFError, match="magic"):
         B.BTFExt(bytes(32), btf)
+
+
+@pytest.mark.parametrize("fixture", ["xdp_maps.o", "tailcall.o", "kfunc.o", "tp_ringbuf.o"])
+def test_lookup_by_name_matches_a_full_scan(fixture):
+    # find_all searches packed name offsets; it must agree with decoding every type.
+    btf = B.BTF(section(fixture, ".BTF"))
+    by_name: dict[str, list[int]] = {}
+    for t in btf.types[1:]:
+        if t.name:
+            by_name.setdefault(t.name, []).append(t.id)
+    assert by_name
+    for name, ids in by_name.items():
+        assert [t.id for t in btf.find_all(name)] == ids
+        for t in btf.find_all(name):
+            assert btf.find(name, t.kind).id == min(i for i in ids if btf.types[i].kind == t.kind)
+
+
+def test_lookup_by_name_sees_only_type_names():
+    b = B.BTFBuilder()
+    b.add(B.Int("int", 4, B.INT_SIGNED, 32, 0))
+    b.add(B.Struct("s", 8, (B.Member("t", 1, 0), B.Member("only_member", 1, 32))))
+    b.add(B.Typedef("t", 2))
+    b.add(B.Struct("t", 4, (B.Member("s", 1, 0),)))
+    b.add(B.Typedef("st", 2))  # "s" is a suffix of "st": not the same name
+    btf = B.BTF(b.to_bytes())
+    assert [(t.kind, t.id) for t in btf.find_all("t")] == [("typedef", 3), ("struct", 4)]
+    assert btf.find("t", "struct").id == 4
+    assert [t.id for t in btf.find_all("s")] == [2]
+    assert btf.find_all("only_member") == [] and btf.find_all("") == []
+    assert btf.find("s") is btf.find("s")  # decoded once, remembered by name
+    assert btf.find_id("int") == 1
+
+
+def test_truncated_or_unknown_records_are_errors():
+    b = B.BTFBuilder()
+    b.add(B.Int("int", 4, B.INT_SIGNED, 32, 0))
+    b.add(B.Struct("s", 8, (B.Member("a", 1, 0),)))
+    raw = bytearray(b.to_bytes())
+    type_len = int.from_bytes(raw[12:16], "little")
+
+    def with_type_len(n: int) -> bytes:
+        out = bytearray(raw)
+        out[12:16] = n.to_bytes(4, "little")
+        return bytes(out)
+
+    with pytest.raises(BTFError, match="whole number of words"):
+        B.BTF(with_type_len(type_len - 2))
+    with pytest.raises(BTFError, match="overrun"):  # the struct's member is cut off
+        B.BTF(with_type_len(type_len - 4))
+    with pytest.raises(BTFError, match="malformed BTF type record at byte 40"):
+        B.BTF(with_type_len(20))  # the struct's header is cut after its name_off
+    bad_kind = bytearray(raw)
+    bad_kind[24 + 7] = 25  # the int's info word: kind 25 does not exist
+    with pytest.raises(BTFError, match="malformed BTF type record at byte 24"):
+        B.BTF(bytes(bad_kind))
