@@ -75,6 +75,7 @@ from .lang.decorators import (
     tracepoint,
     uprobe,
     uretprobe,
+    usdt,
     xdp,
 )
 from .lang.helpers import HELPERS as _HELPERS
@@ -165,6 +166,7 @@ _LAZY = {
     "SockMap": "sockmaps", "SockHash": "sockmaps",
     "Const": "variables", "Global": "variables", "kfunc": "kernel",
     "ProgramType": "constants", "AttachType": "constants",
+    "EventReader": "events",
 }
 # Submodules that an eager import used to bind as attributes of the package.
 _LAZY_SUBMODULES = ("links", "programs", "spec", "tracefs", "features", "symbols", "uprobes",
@@ -195,14 +197,14 @@ __all__ = [
     "xdp", "tc", "socket_filter", "cgroup_skb", "tracepoint", "raw_tracepoint", "func",
     "kprobe", "kretprobe", "uprobe", "uretprobe", "tp_btf", "fentry", "fexit", "fmod_ret", "lsm",
     "iter", "perf_event", "cgroup_sock", "cgroup_sock_addr", "sockops", "sk_msg", "sk_skb",
-    "netfilter", "IterLink",
+    "netfilter", "usdt", "IterLink",
     "Program", "CompiledProgram", "TestRunResult", "Object", "Link", "load", "compile",
     "Const", "Global", "kfunc",
     # maps
     "Map", "HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap",
     "LruPerCpuHashMap", "LpmTrieMap", "RingBuf", "PerfEventArray", "QueueMap", "StackMap",
     "BloomFilterMap", "ProgArray", "StackTraceMap", "ArrayOfMaps", "HashOfMaps",
-    "SockMap", "SockHash",
+    "SockMap", "SockHash", "EventReader",
     # helpers and intrinsics
     "net", "htons", "htonl", "ntohs", "ntohl",
     "atomic_add", "atomic_and", "atomic_or", "atomic_xor", "atomic_xchg", "atomic_cmpxchg",

@@ -366,6 +366,7 @@ def _hook_requirements(kind: str) -> list[tuple[str, Any, str | None]]:
         "kprobe_multi": [("kprobes", has_kprobes, None)],
         "uprobe": [("uprobes", has_uprobes, "4.17")],
         "uretprobe": [("uprobes", has_uprobes, "4.17")],
+        "usdt": [("uprobes", has_uprobes, "4.17")],
         "uprobe_multi": [("uprobe_multi links", has_uprobe_multi, "6.6")],
         "uretprobe_multi": [("uprobe_multi links", has_uprobe_multi, "6.6")],
         "perf_event": [("perf_event programs", lambda: has_prog_type(P.PERF_EVENT), "4.9")],

@@ -431,6 +431,11 @@ def _attach(prog: Program, options: dict[str, Any]) -> links.Link:
         symbols = options.pop("symbols", [symbol])
         return uprobes.attach_uprobe_multi(fd, binary, symbols,
                                            retprobe=kind == "uretprobe_multi", **options)
+    if kind == "usdt":
+        from . import sdt
+
+        return sdt.attach_usdt(fd, options.pop("binary"), options.pop("provider"),
+                                options.pop("name"), **options)
     if kind in _TRACING_KINDS:
         return links.attach_tracing(fd, kind, hook.target)
     if kind == "iter":

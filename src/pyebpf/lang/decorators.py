@@ -33,10 +33,10 @@ from .contexts import (
 __all__ = ["Hook", "xdp", "tc", "socket_filter", "cgroup_skb", "tracepoint", "raw_tracepoint",
            "func", "kprobe", "kretprobe", "uprobe", "uretprobe", "tp_btf", "fentry", "fexit",
            "fmod_ret", "lsm", "iter", "perf_event", "cgroup_sock", "cgroup_sock_addr",
-           "sockops", "sk_msg", "sk_skb", "netfilter"]
+           "sockops", "sk_msg", "sk_skb", "netfilter", "usdt"]
 
 _PT_REGS_KINDS = {"kprobe", "kretprobe", "uprobe", "uretprobe", "uprobe_multi",
-                  "uretprobe_multi"}
+                  "uretprobe_multi", "usdt"}
 _TRACING_KINDS = {"tp_btf", "fentry", "fexit", "fmod_ret", "lsm"}
 _SIMPLE_CONTEXTS = {"cgroup_sock": BPF_SOCK, "cgroup_sock_addr": BPF_SOCK_ADDR,
                     "sockops": BPF_SOCK_OPS, "sk_msg": SK_MSG_MD, "netfilter": NF_CTX}
@@ -195,6 +195,27 @@ def uretprobe(binary: str, symbol: str | int, *,
               multi: bool = False) -> Callable[[Callable[..., Any]], Any]:
     """A uprobe on return from ``symbol`` in ``binary``: ``ctx.ret`` is the return value."""
     return _hook_decorator(_uprobe("uretprobe", binary, symbol, multi))
+
+
+def usdt(binary: str, provider: str, name: str) -> Callable[[Callable[..., Any]], Any]:
+    """A USDT probe (``<sys/sdt.h>``'s ``STAP_PROBE``/``DTRACE_PROBE``) in ``binary``.
+
+    Attached as a uprobe at every site of ``provider:name`` (from the
+    binary's ``.note.stapsdt``); ``attach(pid=N)`` limits it to one process.
+    ``ctx`` is the uprobe's ``pt_regs`` context; the probe's arguments are
+    not decoded from the note's spec yet, so count hits or read registers::
+
+        @bpf.usdt("./server", "myapp", "request")
+        def on_request(ctx) -> int:
+            hits.increment(0)
+            return 0
+    """
+    if not binary or not provider or not name:
+        raise ValueError("usdt needs a binary, a provider and a probe name")
+    where = f"{binary}:{provider}:{name}"
+    return _hook_decorator(Hook("usdt", f"usdt/{where}", target=where,
+                                options=(("binary", binary), ("provider", provider),
+                                         ("name", name))))
 
 
 def tp_btf(name: str) -> Callable[[Callable[..., Any]], Any]:
