@@ -243,3 +243,20 @@ def test_pointer_difference_inline_pointer_params_array_headers_in_and_strings()
     assert r.data[:12] == bytes(range(10, 16)) + bytes(range(6))
     assert [misc[i] for i in range(5)] == [len(pkt), 8, 1, 1, 0]
     language_bits.close()
+
+
+raw_keys = bpf.HashMap(u32, u64, max_entries=4)
+
+
+@bpf.socket_filter
+def helper_with_int_key(ctx) -> int:
+    p = bpf.map_lookup_elem(raw_keys, 3)  # the key is copied to the stack for the helper
+    return 0 if p is None else 1
+
+
+def test_int_key_for_a_map_helper_goes_by_reference() -> None:
+    helper_with_int_key.load()
+    assert helper_with_int_key.test_run(b"\0" * 64).retval == 0
+    raw_keys[3] = 9
+    assert helper_with_int_key.test_run(b"\0" * 64).retval == 1
+    helper_with_int_key.close()

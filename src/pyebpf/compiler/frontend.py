@@ -1314,6 +1314,7 @@ class Frontend:
         args: list[T.Expr] = []
         it = iter(node.args)
         last_size = 0
+        last_map: Any = None
         for kind in h.args:
             if kind == "size":
                 args.append(T.Const(u32, loc, last_size))
@@ -1321,6 +1322,7 @@ class Frontend:
             a_node = next(it)
             a_loc = self.src.loc(a_node)
             v = self.expr(a_node)
+            key_map, last_map = last_map, None  # only the argument right after a map is a key
             if kind == "ctx":
                 if not (isinstance(v, T.Expr) and isinstance(v.type, PointerType) and v.type.kind == "ctx"):
                     type_error(a_loc, f"bpf.{h.name}() needs the program's context here")
@@ -1329,7 +1331,22 @@ class Frontend:
                 if not (isinstance(v, Known) and _is_map_obj(v.obj)):
                     type_error(a_loc, f"bpf.{h.name}() needs a map here")
                 m = self.use_map(v.obj, a_loc)
+                last_map = m.map
                 args.append(T.MapRef(PointerType(None, "map"), a_loc, m.name))
+                continue
+            elif kind == "ptr" and key_map is not None and not (
+                    isinstance(v, Place) or isinstance(v, T.Expr)
+                    and isinstance(v.type, PointerType)):
+                # The key after a map argument (sock_hash_update, msg_redirect_hash, ...):
+                # the helper reads it from memory, so a number goes to a stack slot.
+                kt = getattr(key_map, "key_type", None)
+                if not isinstance(kt, IntType):
+                    type_error(a_loc, f"bpf.{h.name}() reads this key from memory",
+                               "pass a local array or struct holding the key")
+                tmp = self.temp(kt, a_loc)
+                self.pending.append(T.Assign(a_loc, tmp, self.convert(
+                    self.to_expr(v, kt, a_loc), kt, a_loc, implicit=True)))
+                args.append(T.AddrOf(PointerType(kt, "stack"), a_loc, tmp))
             elif kind == "buf":
                 place = self.as_place(v, a_loc)
                 if place is None or not isinstance(place.type, (ArrayType, StructType)):
