@@ -6,7 +6,7 @@
     pyebpf disasm FILE.py|FILE.o          instructions under their source lines
     pyebpf run FILE.py [--duration S]     load, attach every program, print maps each second
     pyebpf prog list                      the kernel's programs (id, type, name, tag, sizes)
-    pyebpf map dump PIN|ID                a kernel map's entries
+    pyebpf map dump PIN|ID                a kernel map's entries, typed from its BTF
     pyebpf cache dir|clear                where compiled objects are cached / empty it
 
 A :class:`~pyebpf.errors.BPFError` prints its message (no traceback) and
@@ -232,6 +232,9 @@ def cmd_map_dump(args: argparse.Namespace, out: TextIO) -> int:
             kind = str(info["type"])
         out.write(f"map {info['id']} {info['name'] or '-'}: {kind}, key {info['key_size']}B, "
                   f"value {info['value_size']}B, max_entries {info['max_entries']}\n")
+        out.write(f"types (from BTF): {m._shape_text()}\n")
+        for note in m.btf_notes:
+            out.write(f"note: {note}\n")
         print_map("entries", m, out, limit=args.limit)
     finally:
         m.close()
@@ -279,7 +282,7 @@ def _parser() -> argparse.ArgumentParser:
     prog.add_parser("list", help="list loaded programs").set_defaults(run=cmd_prog_list)
 
     m = sub.add_parser("map", help="kernel maps").add_subparsers(dest="action", required=True)
-    dump = m.add_parser("dump", help="print a map's entries (hex without types)")
+    dump = m.add_parser("dump", help="print a map's entries, typed from its BTF (hex without BTF)")
     dump.add_argument("map", help="a pinned path or a map id")
     dump.add_argument("--limit", type=int, default=1000, help="entries to print at most")
     dump.set_defaults(run=cmd_map_dump)

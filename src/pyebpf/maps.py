@@ -21,12 +21,13 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
-import struct
+import threading
+from array import array
 from collections.abc import Iterator, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .constants import MapType
-from .errors import MapError, SyscallError
+from .errors import BTFError, MapError, SyscallError
 from .types import ArrayType, BPFType, IntType, StructType, as_type, u32, u64
 
 if TYPE_CHECKING:
@@ -61,6 +62,9 @@ __all__ = [
     "BPF_EXIST",
     "BPF_F_LOCK",
     "BPF_F_NO_PREALLOC",
+    "BPF_F_MMAPABLE",
+    "format_log2_hist",
+    "format_linear_hist",
 ]
 
 # Update flags (UAPI: BPF_ANY, BPF_NOEXIST, BPF_EXIST, BPF_F_LOCK).
@@ -68,14 +72,19 @@ BPF_ANY = 0
 BPF_NOEXIST = 1
 BPF_EXIST = 2
 BPF_F_LOCK = 4
-# Map creation flag (UAPI: BPF_F_NO_PREALLOC); LPM tries require it.
+# Map creation flags (UAPI: BPF_F_NO_PREALLOC, which LPM tries require; BPF_F_MMAPABLE,
+# arrays whose values user space can mmap).
 BPF_F_NO_PREALLOC = 1
+BPF_F_MMAPABLE = 1 << 10
 
 # The kernel's ENOTSUPP (include/linux/errno.h), which the errno module lacks.
 _ENOTSUPP = 524
 
 _HTML_ROWS = 50
 _DEFAULT_CHUNK = 256
+# Entries per BPF_MAP_LOOKUP_BATCH call when reading a whole map (libbpf users pick
+# thousands too): fewer syscalls, and the buffers are reused.
+_BULK_CHUNK = 8192
 _MISSING: Any = object()
 
 
@@ -91,9 +100,15 @@ class MapTypeError(MapError, TypeError):
 
 
 def _sys() -> Any:
-    from ._native import syscalls
+    global _syscalls
+    if _syscalls is None:
+        from ._native import syscalls
 
-    return syscalls
+        _syscalls = syscalls
+    return _syscalls
+
+
+_syscalls: Any = None
 
 
 @functools.lru_cache(maxsize=1)
@@ -134,10 +149,13 @@ class _Codec:
     def __init__(self, type_: BPFType | None, size: int) -> None:
         self.type = type_
         self.size = size
-        fmt = None
+        # Ints decode in bulk with array.array (native order: BPF maps hold the host's
+        # byte order), several times faster than struct.iter_unpack into a list.
+        self._array_code = None
         if isinstance(type_, IntType) and not type_.is_bool:
-            fmt = "<" + IntType._formats[(type_.size, type_.signed)]
-        self._bulk = struct.Struct(fmt) if fmt else None
+            code = IntType._formats[(type_.size, type_.signed)]
+            if array(code).itemsize == type_.size:
+                self._array_code = code
 
     @property
     def label(self) -> str:
@@ -159,8 +177,10 @@ class _Codec:
         """``count`` items laid out every ``stride`` bytes (default: packed)."""
         stride = stride or self.size
         mv = memoryview(data)[: count * stride]
-        if self._bulk is not None and stride == self.size:
-            return [v for (v,) in self._bulk.iter_unpack(mv)]
+        if self._array_code is not None and stride == self.size:
+            decoded = array(self._array_code)
+            decoded.frombytes(mv)
+            return decoded.tolist()
         return [self.unpack(mv[i * stride : i * stride + self.size]) for i in range(count)]
 
     def numpy_dtype(self) -> Any:
@@ -249,8 +269,12 @@ class Map(MutableMapping):
         self._fd: int | None = None
         self._owned = False
         self._batch_ok = True
+        self._ops: Any = None
+        self._ops_lock = threading.Lock()
         self._key = _Codec(key_type, key_size)
         self._value = _Codec(value_type, value_size)
+        #: what :meth:`from_pinned`/:meth:`from_id` could not type from BTF
+        self.btf_notes: list[str] = []
 
     # A map is a kernel object, not a value: identity equality, hashable (the compiler
     # and loader key dicts by declarations), and always true (``if m:`` must not read
@@ -297,6 +321,7 @@ class Map(MutableMapping):
         self._fd = fd
         self._owned = owned
         self._batch_ok = True
+        self._ops = None
         return self
 
     @property
@@ -352,6 +377,7 @@ class Map(MutableMapping):
     def close(self) -> None:
         """Release the fd (the kernel frees the map when nothing else holds it)."""
         fd, self._fd = self._fd, None
+        self._ops = None
         if fd is not None and self._owned:
             with contextlib.suppress(OSError, ImportError):
                 _sys().close(fd)
@@ -410,9 +436,12 @@ class Map(MutableMapping):
         return m
 
     @classmethod
-    def _from_fd(cls, fd: int, key_type: Any, value_type: Any) -> Map:
+    def _from_fd(cls, fd: int, key_type: Any, value_type: Any, btf: bool) -> Map:
+        notes: list[str] = []
         try:
             info = _sys().map_info(fd)
+            if btf and (key_type is None or value_type is None):
+                key_type, value_type, notes = _btf_types(info, key_type, value_type)
             m = cls._make(
                 info["type"], info["key_size"], info["value_size"], info["max_entries"],
                 info.get("map_flags", 0), info.get("name") or None, key_type, value_type,
@@ -420,26 +449,41 @@ class Map(MutableMapping):
         except BaseException:
             _sys().close(fd)
             raise
+        m.btf_notes = notes
         return m._bind(fd)
 
     @classmethod
-    def from_pinned(cls, path: str | Path, key_type: Any = None, value_type: Any = None) -> Map:
-        """Open a map pinned at ``path`` (relative paths are under the bpffs)."""
+    def from_pinned(cls, path: str | Path, key_type: Any = None, value_type: Any = None, *,
+                    btf: bool = True) -> Map:
+        """Open a map pinned at ``path`` (relative paths are under the bpffs).
+
+        Keys and values are typed from ``key_type``/``value_type`` when given,
+        otherwise from the map's BTF (``btf=False``: raw ``bytes``), so a map
+        pinned by another process reads back typed without its declaration::
+
+            m = bpf.Map.from_pinned("/sys/fs/bpf/flows")
+            for key, stats in m.items():   # stats: a Struct made from the BTF
+                print(key, stats.packets)
+
+        BTF types without a pyebpf equivalent stay bytes; ``m.btf_notes`` says which.
+        """
         p = _bpffs_path(path)
         try:
             fd = _sys().obj_get(str(p))
         except SyscallError as e:
             raise MapError(f"cannot open the pinned map {p}: {e.strerror}", e.errno) from None
-        return cls._from_fd(fd, key_type, value_type)
+        return cls._from_fd(fd, key_type, value_type, btf)
 
     @classmethod
-    def from_id(cls, map_id: int, key_type: Any = None, value_type: Any = None) -> Map:
-        """Open the kernel map with id ``map_id`` (as ``bpftool map list`` shows)."""
+    def from_id(cls, map_id: int, key_type: Any = None, value_type: Any = None, *,
+                btf: bool = True) -> Map:
+        """Open the kernel map with id ``map_id`` (as ``bpftool map list`` shows); typed
+        as :meth:`from_pinned` types it."""
         try:
             fd = _sys().map_get_fd_by_id(map_id)
         except SyscallError as e:
             raise MapError(f"no map with id {map_id}: {e.strerror}", e.errno) from None
-        return cls._from_fd(fd, key_type, value_type)
+        return cls._from_fd(fd, key_type, value_type, btf)
 
     def pin(self, path: str | Path) -> Path:
         """Pin the map on the bpffs (mounted at /sys/fs/bpf if needed); returns the path."""
@@ -528,11 +572,31 @@ class Map(MutableMapping):
 
     # ----------------------------------------------------------------- MutableMapping
 
+    def _elem_ops(self) -> Any:
+        """The map's cached single-element syscall state (``syscalls.ElemOps``), or None
+        when the syscall layer in use has none (test fakes provide the plain wrappers)."""
+        ops = self._ops
+        if ops is None:
+            make = getattr(_sys(), "ElemOps", None)
+            if make is None:
+                return None
+            ops = self._ops = make(self.fd, self.key_size, self._value_stride)
+        return ops
+
+    def _lookup_raw(self, packed_key: bytes) -> bytes | None:
+        ops = self._elem_ops() if self.key_size else None
+        if ops is None:
+            return _sys().map_lookup(self.fd, packed_key, self._value_stride)
+        with self._ops_lock:
+            return ops.lookup(packed_key)
+
     def lookup(self, key: Any) -> Any:
         """The value for ``key``, or None when the map has no such key."""
-        raw = _sys().map_lookup(self.fd, self._pack_key(key), self._value_stride)
+        raw = self._lookup_raw(self._pack_key(key))
         if raw is None:
             return None
+        if not self.per_cpu:
+            return self._value.unpack(raw)
         return self._unpack_values(raw, 1)[0]
 
     def __getitem__(self, key: Any) -> Any:
@@ -559,7 +623,7 @@ class Map(MutableMapping):
             packed = self._pack_key(key)
         except MapTypeError:
             return False
-        return _sys().map_lookup(self.fd, packed, self._value_stride) is not None
+        return self._lookup_raw(packed) is not None
 
     def update(  # type: ignore[override]
         self, key: Any = _MISSING, value: Any = _MISSING, flags: int = BPF_ANY, **kwargs: Any
@@ -581,8 +645,13 @@ class Map(MutableMapping):
             return
         packed_key = self._pack_key(key)
         packed_value = self._pack_value(value)
+        ops = self._elem_ops() if self.key_size else None
         try:
-            _sys().map_update(self.fd, packed_key, packed_value, flags)
+            if ops is None:
+                _sys().map_update(self.fd, packed_key, packed_value, flags)
+            else:
+                with self._ops_lock:
+                    ops.update(packed_key, packed_value, flags)
         except SyscallError as e:
             raise self._map_error(e, "update") from None
 
@@ -666,10 +735,50 @@ class Map(MutableMapping):
 
     def items(self) -> list[tuple[Any, Any]]:  # type: ignore[override]
         """A snapshot list of ``(key, value)`` pairs, read in batches when the kernel can."""
+        bulk = self._read_bulk()
+        if bulk is not None:
+            raw_keys, raw_values, n = bulk
+            return list(zip(self._key.unpack_many(raw_keys, n), self._unpack_values(raw_values, n)))
         out: list[tuple[Any, Any]] = []
         for keys, values in self._item_chunks(_DEFAULT_CHUNK):
             out.extend(zip(keys, values))
         return out
+
+    def _read_bulk(self) -> tuple[bytearray, bytearray, int] | None:
+        """Every entry as packed ``(keys, values, count)``, read with BPF_MAP_LOOKUP_BATCH
+        straight into two growing buffers; None when batch reads are unavailable."""
+        into = getattr(_sys(), "map_lookup_batch_into", None)
+        if into is None or not self._batch_ok:
+            return None
+        ks, vs = self.key_size, self._value_stride
+        room = max(1, min(self.max_entries, 1 << 16))
+        keys, values = bytearray(room * ks), bytearray(room * vs)
+        n, token, chunk = 0, None, _BULK_CHUNK
+        while True:
+            if room - n < chunk:  # keep a whole chunk of room: the kernel fills up to it
+                room = max(room * 2, n + chunk)
+                keys.extend(bytes(room * ks - len(keys)))
+                values.extend(bytes(room * vs - len(values)))
+            kv, vv = memoryview(keys), memoryview(values)
+            try:
+                got, out_token, done = into(self.fd, token, ks, kv[n * ks : (n + chunk) * ks],
+                                            vv[n * vs : (n + chunk) * vs], chunk)
+            except SyscallError as e:
+                if e.errno == errno.ENOSPC:  # a hash bucket holds more than `chunk` entries
+                    chunk *= 2
+                    continue
+                if token is None and e.errno in (errno.EINVAL, _ENOTSUPP, errno.EOPNOTSUPP,
+                                                 errno.ENOSYS):
+                    self._batch_ok = False
+                    return None
+                raise self._map_error(e, "batch lookup") from None
+            finally:
+                kv.release()
+                vv.release()
+            n += got
+            if done:
+                return keys, values, n
+            token = out_token
 
     def items_batch(self, chunk: int = _DEFAULT_CHUNK) -> Iterator[list[tuple[Any, Any]]]:
         """Yield the entries as lists of up to about ``chunk`` pairs (BPF_MAP_LOOKUP_BATCH)."""
@@ -784,21 +893,28 @@ class Map(MutableMapping):
         """All entries as a NumPy structured array with fields ``key`` and ``value``."""
         import numpy as np
 
-        chunks = list(self._raw_chunks(max(_DEFAULT_CHUNK, 4096)))
-        n = sum(c for _, _, c in chunks)
+        bulk = self._read_bulk()
+        if bulk is not None:
+            raw_keys, raw_values, n = bulk
+        else:
+            chunks = list(self._raw_chunks(max(_DEFAULT_CHUNK, 4096)))
+            n = sum(c for _, _, c in chunks)
+            raw_keys = bytearray(b"".join(k for k, _, _ in chunks))
+            raw_values = bytearray(b"".join(v for _, v, _ in chunks))
         out = np.zeros(n, dtype=self.numpy_dtype())
         if not n:
             return out
         kdt = self._key.numpy_dtype()
-        out["key"] = np.frombuffer(b"".join(k for k, _, _ in chunks), dtype=kdt)
-        raw_values = b"".join(v for _, v, _ in chunks)
+        out["key"] = np.frombuffer(raw_keys, dtype=kdt, count=n)
         vdt = self._value.numpy_dtype()
         if self.per_cpu:
             slot = np.dtype({"names": ["v"], "formats": [vdt], "offsets": [0],
                              "itemsize": _round8(self.value_size)})
-            out["value"] = np.frombuffer(raw_values, dtype=slot)["v"].reshape(n, possible_cpus())
+            ncpu = possible_cpus()
+            out["value"] = np.frombuffer(raw_values, dtype=slot, count=n * ncpu)["v"].reshape(
+                n, ncpu)
         else:
-            out["value"] = np.frombuffer(raw_values, dtype=vdt)
+            out["value"] = np.frombuffer(raw_values, dtype=vdt, count=n)
         return out
 
     def update_numpy(self, array: Any, flags: int = BPF_ANY) -> int:
@@ -873,23 +989,82 @@ class Map(MutableMapping):
         value = self[key]
         return sum(value) if self.per_cpu else value
 
+    def _hist_counts(self) -> dict[int, int]:
+        """``{bucket: count}`` of an int -> int map (per-CPU counts summed)."""
+        counts: dict[int, int] = {}
+        for k, v in self.items():
+            if not isinstance(k, int) or isinstance(v, (bytes, str)):
+                raise MapTypeError(
+                    f"{self._label}: a histogram needs int keys (buckets) and int counts",
+                    errno.EINVAL,
+                )
+            counts[k] = counts.get(k, 0) + (sum(v) if self.per_cpu else v)
+        return counts
+
     def log2_hist_text(self, val_type: str = "value", *, width: int = 40) -> str:
         """A BCC-style text histogram of an int -> int map whose keys are log2 buckets.
 
         Bucket ``k`` counts values in ``[2**(k-1), 2**k - 1]`` (bucket 0 counts
-        zeros), the convention of ``bpf_log2l(v) + 1`` style slot functions.
+        zeros), the convention of ``bpf.log2(v) + 1`` style slot functions.
         """
-        counts: dict[int, int] = {}
-        for k, v in self.items():
-            if not isinstance(k, int):
-                raise MapTypeError(f"{self._label}: a log2 histogram needs int keys", errno.EINVAL)
-            counts[k] = counts.get(k, 0) + (sum(v) if self.per_cpu else v)
-        return format_log2_hist(counts, val_type, width=width)
+        return format_log2_hist(self._hist_counts(), val_type, width=width)
 
     def print_log2_hist(self, val_type: str = "value", *, width: int = 40,
                         file: Any = None) -> None:
         """Print :meth:`log2_hist_text`."""
         print(self.log2_hist_text(val_type, width=width), file=file)
+
+    def linear_hist_text(self, val_type: str = "value", *, step: int = 1,
+                         width: int = 40) -> str:
+        """A BCC-style text histogram of an int -> int map whose key ``k`` counts the
+        values in ``[k * step, (k + 1) * step - 1]`` (a program's ``v // step``)."""
+        return format_linear_hist(self._hist_counts(), val_type, step=step, width=width)
+
+    def print_linear_hist(self, val_type: str = "value", *, step: int = 1, width: int = 40,
+                          file: Any = None) -> None:
+        """Print :meth:`linear_hist_text`::
+
+            lat.print_linear_hist("usecs", step=10)
+        """
+        print(self.linear_hist_text(val_type, step=step, width=width), file=file)
+
+    def plot(self, kind: str = "log2", *, step: int = 1, val_type: str = "value",
+             ax: Any = None) -> Any:
+        """A bar chart of the histogram with matplotlib (installed separately); returns the
+        figure.  ``kind``: ``"log2"`` (keys are log2 slots, as for
+        :meth:`print_log2_hist`) or ``"linear"`` (keys times ``step``).  ``ax``: draw
+        into these axes instead of a new figure.
+        """
+        if kind not in ("log2", "linear"):
+            raise ValueError(f"kind must be 'log2' or 'linear', got {kind!r}")
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError:
+            raise ImportError(
+                "Map.plot() needs matplotlib: pip install matplotlib"
+            ) from None
+        counts = self._hist_counts()
+        top = max(counts, default=0)
+        if kind == "log2":
+            slots = range(1, max(top, 1) + 1)
+            merged = {k: counts.get(k, 0) + (counts.get(0, 0) if k == 1 else 0) for k in slots}
+            labels = [f"{(1 << k) >> 1}" if k > 1 else "0-1" for k in slots]
+            heights = [merged[k] for k in slots]
+        else:
+            slots = range(min(counts, default=0), top + 1)
+            labels = [str(k * step) for k in slots]
+            heights = [counts.get(k, 0) for k in slots]
+        if ax is None:
+            fig, ax = plt.subplots()
+        else:
+            fig = ax.figure
+        ax.bar(range(len(heights)), heights)
+        ax.set_xticks(range(len(heights)), labels, rotation=45, ha="right")
+        ax.set_xlabel(f"{val_type} ({'log2 buckets' if kind == 'log2' else f'step {step}'})")
+        ax.set_ylabel("count")
+        ax.set_title(self.name or type(self).__name__)
+        fig.tight_layout()
+        return fig
 
 
 def format_log2_hist(counts: dict[int, int], val_type: str = "value", *, width: int = 40) -> str:
@@ -915,6 +1090,40 @@ def format_log2_hist(counts: dict[int, int], val_type: str = "value", *, width: 
         n = merged.get(slot, 0)
         bar = "*" * (n * width // peak)
         lines.append(f"{low:>{num_w}} -> {high:<{num_w}} : {n:<9} |{bar:<{width}}|")
+    return "\n".join(lines)
+
+
+def _btf_types(info: dict[str, Any], key_type: Any, value_type: Any) -> tuple[Any, Any, list[str]]:
+    """``key_type``/``value_type``, each filled from the map's BTF when None."""
+    from ._mapbtf import read_map_btf
+
+    try:
+        sides = read_map_btf(info)
+    except (SyscallError, BTFError) as e:
+        return key_type, value_type, [f"cannot read the map's BTF ({e}): bytes"]
+    return (key_type if key_type is not None else sides.key,
+            value_type if value_type is not None else sides.value, sides.notes)
+
+
+def format_linear_hist(counts: dict[int, int], val_type: str = "value", *, step: int = 1,
+                       width: int = 40) -> str:
+    """Render ``{bucket: count}`` as a linear histogram: bucket ``k`` covers
+    ``[k * step, (k + 1) * step - 1]`` (see :meth:`Map.linear_hist_text`)."""
+    if step < 1:
+        raise ValueError(f"step must be a positive int, got {step!r}")
+    if not counts:
+        return ""
+    low_k, top = min(counts), max(counts)
+    peak = max(counts.values()) or 1
+    num_w = max(len(str((top + 1) * step - 1)), 8)
+    label_w = num_w * 2 + 4 if step > 1 else num_w
+    lines = [f"{val_type:>{label_w}} : count     distribution"]
+    for k in range(low_k, top + 1):
+        low, high = k * step, (k + 1) * step - 1
+        label = f"{low:>{num_w}} -> {high:<{num_w}}" if step > 1 else f"{low:>{num_w}}"
+        n = counts.get(k, 0)
+        bar = "*" * (n * width // peak)
+        lines.append(f"{label} : {n:<9} |{bar:<{width}}|")
     return "\n".join(lines)
 
 
@@ -944,12 +1153,49 @@ class ArrayMap(Map):
     fixed_entries = True
 
     def __init__(self, value_type: Any, max_entries: int, *, flags: int = 0,
-                 name: str | None = None, pin: str | None = None) -> None:
+                 mmapable: bool = False, name: str | None = None,
+                 pin: str | None = None) -> None:
+        if mmapable:
+            flags |= BPF_F_MMAPABLE
         super().__init__(u32, value_type, max_entries, flags=flags, name=name, pin=pin)
 
     def _raw_keys(self) -> Iterator[bytes]:
         pack = u32.pack
         return (pack(i) for i in range(self.max_entries))
+
+    def numpy_view(self) -> Any:
+        """A NumPy array over the map's own memory (``mmapable=True`` maps): no copy, no
+        syscall; the program's writes show up in it and its writes reach the program::
+
+            counts = bpf.ArrayMap(u64, 256, mmapable=True)
+            ...
+            view = counts.numpy_view()
+            view[3] = 0             # the program sees 0 at index 3
+            print(view.sum())
+
+        Elements are the value type's dtype (structs: structured); the view
+        keeps the mapping open after the map object is closed.
+        """
+        import mmap
+
+        import numpy as np
+
+        if self.per_cpu or not self.flags & BPF_F_MMAPABLE:
+            raise MapError(
+                f"{self._label} is not mmapable: declare it with "
+                f"{type(self).__name__}(..., mmapable=True)",
+                errno.EINVAL,
+            )
+        # kernel/bpf/arraymap.c: elements are round_up(value_size, 8) apart from offset 0
+        stride = _round8(self.value_size)
+        length = max(stride * self.max_entries, 1)
+        length = (length + mmap.PAGESIZE - 1) // mmap.PAGESIZE * mmap.PAGESIZE
+        try:
+            mem = mmap.mmap(self.fd, length, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        except OSError as e:
+            raise MapError(f"{self._label}: mmap failed: {e.strerror}", e.errno) from None
+        return np.ndarray((self.max_entries,), dtype=self._value.numpy_dtype(), buffer=mem,
+                          strides=(stride,))
 
 
 class PerCpuHashMap(HashMap):

@@ -55,6 +55,8 @@ __all__ = [
     "map_lookup_and_delete",
     "map_lookup_value",
     "map_lookup_batch",
+    "map_lookup_batch_into",
+    "ElemOps",
     "map_update_batch",
     "map_delete_batch",
     "map_freeze",
@@ -75,6 +77,7 @@ __all__ = [
     "map_info",
     "link_info",
     "btf_info",
+    "btf_raw",
     "prog_get_fd_by_id",
     "map_get_fd_by_id",
     "link_get_fd_by_id",
@@ -385,6 +388,82 @@ def map_lookup_batch(
         out_batch=ffi.unpack(out_b, token_size),
         done=done,
     )
+
+
+def map_lookup_batch_into(
+    fd: int, in_batch: bytes | None, key_size: int, keys: Any, values: Any, count: int
+) -> tuple[int, bytes, bool]:
+    """``BPF_MAP_LOOKUP_BATCH`` straight into the caller's writable buffers (bytearray,
+    memoryview slice, NumPy array) with room for ``count`` entries: no copy.
+
+    Returns ``(entries written, out_batch token, done)``.
+    """
+    token_size = max(key_size, 8)  # a u32 bucket for hash maps, a key for the others
+    in_b, out_b = _in(in_batch), _out(token_size)
+    attr = _batch_attr(fd, count, 0, 0)
+    attr.in_batch = _addr(in_b)
+    attr.out_batch = _addr(out_b)
+    attr.keys = _addr(ffi.from_buffer(keys, require_writable=True))
+    attr.values = _addr(ffi.from_buffer(values, require_writable=True))
+    done = _none_on(_errno.ENOENT, lambda: bpf(Cmd.MAP_LOOKUP_BATCH, attr)) is None
+    return int(attr.count), ffi.unpack(out_b, token_size), done
+
+
+class ElemOps:
+    """One map's single-element commands with the attr and buffers made once: the hot
+    path of ``m[k]``, ``m[k] = v`` and ``k in m`` (about 4x less Python work per call
+    than the plain wrappers).  Calls still go through the funnel.
+
+    Not thread-safe: the buffers are shared, so callers serialize (``maps`` holds a
+    lock per map).
+    """
+
+    def __init__(self, fd: int, key_size: int, value_size: int) -> None:
+        self.key_size = key_size
+        self.value_size = value_size
+        self._key, self._value = _out(key_size), _out(value_size)
+        self._kbuf = ffi.buffer(self._key, key_size)
+        self._vbuf = ffi.buffer(self._value, value_size)
+        self.attr = _elem_attr(fd, self._key, self._value, 0)
+        self._size = ffi.sizeof(self.attr[0])
+        # pre-cast variadic arguments of syscall(2) for the kernel funnel
+        self._nr = ffi.cast("long", _syscall_number("bpf"))
+        self._attr_arg = ffi.cast("void *", self.attr)
+        self._size_arg = ffi.cast("long", self._size)
+        self._cmd_args = {c: ffi.cast("long", int(c)) for c in
+                          (Cmd.MAP_LOOKUP_ELEM, Cmd.MAP_UPDATE_ELEM, Cmd.MAP_DELETE_ELEM)}
+
+    def _call(self, cmd: Cmd) -> int:
+        """The command on the prepared attr: its result, or ``-errno``."""
+        if _funnel is not _kernel_funnel:
+            return _funnel(int(cmd), self.attr, self._size)
+        while True:
+            ret = libc.syscall(self._nr, self._cmd_args[cmd], self._attr_arg, self._size_arg)
+            if ret >= 0:
+                return int(ret)
+            err = ffi.errno
+            if err != _errno.EINTR:
+                return -err
+
+    def lookup(self, key: bytes) -> bytes | None:
+        """``BPF_MAP_LOOKUP_ELEM``; ``None`` on ENOENT."""
+        self._kbuf[:] = key
+        self.attr.flags = 0
+        ret = self._call(Cmd.MAP_LOOKUP_ELEM)
+        if ret < 0:
+            if ret == -_errno.ENOENT:
+                return None
+            raise SyscallError(Cmd.MAP_LOOKUP_ELEM.op_name, -ret)
+        return self._vbuf[:]
+
+    def update(self, key: bytes, value: bytes, flags: int = 0) -> None:
+        """``BPF_MAP_UPDATE_ELEM``."""
+        self._kbuf[:] = key
+        self._vbuf[:] = value
+        self.attr.flags = flags
+        ret = self._call(Cmd.MAP_UPDATE_ELEM)
+        if ret < 0:
+            raise SyscallError(Cmd.MAP_UPDATE_ELEM.op_name, -ret)
 
 
 def map_update_batch(
@@ -854,6 +933,17 @@ def btf_info(fd: int) -> dict[str, Any]:
     out = _fields(info, ("id", "btf_size", "kernel_btf"))
     out["name"] = _cstr(name)
     return out
+
+
+def btf_raw(fd: int) -> bytes:
+    """The raw BTF (header, types, strings) of a BTF object fd (``bpf_btf_info.btf``)."""
+    size = btf_info(fd)["btf_size"]
+    buf = _out(size)
+    info = ffi.new("struct bpf_btf_info *")
+    info.btf = _addr(buf)
+    info.btf_size = size
+    _get_info(fd, info)
+    return ffi.unpack(buf, min(size, info.btf_size))
 
 
 def _fd_by_id(cmd: Cmd, obj_id: int) -> int:
