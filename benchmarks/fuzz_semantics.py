@@ -19,7 +19,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hypothesis import strategies as st  # noqa: E402
-
 from tests import exprgen  # noqa: E402
 
 
