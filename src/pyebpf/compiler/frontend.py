@@ -211,6 +211,11 @@ class Frontend:
                            "pass the fields you need, or use a plain (inlined) function")
             if isinstance(ty, PointerType) and ty.nullable:
                 ty = PointerType(ty.target, ty.kind)  # the caller checked it (see call_function)
+            if isinstance(ty, PointerType) and ty.kind == "ctx":
+                # The caller's context: `ctx.<field>` and ctx.header() work as in a program.
+                self.ctx_name = a.arg
+                params.append(("ctx", ty))
+                continue
             params.append((a.arg, ty))
         if annotated:
             if fn.returns is None:
@@ -220,7 +225,8 @@ class Frontend:
             self.return_type = None  # fixed by the first return statement
         body: list[T.Stmt] = []
         for pname, ty in params:
-            self.locals[pname] = LocalVar(pname, ty, False)
+            if pname != "ctx" or self.ctx_name is None:
+                self.locals[pname] = LocalVar(pname, ty, False)
         inner = self.block(fn.body)
         ret = self.return_type or i64
         if not _terminates(inner):
@@ -1278,7 +1284,9 @@ class Frontend:
                     arg_types[i] = PointerType(t, "stack")
                 elif isinstance(t, PointerType):
                     arg_types[i] = PointerType(t.target, t.kind)
-        callee = self.registry.request(fn, arg_types, annotated, is_global, loc)
+        passes_ctx = any(isinstance(t, PointerType) and t.kind == "ctx" for t in arg_types or ())
+        callee = self.registry.request(fn, arg_types, annotated, is_global, loc,
+                                       ctx_type=self.ctx_type if passes_ctx else None)
         if len(values) != len(callee.params):
             error(loc, f"{callee.name}() takes {len(callee.params)} argument(s), "
                   f"got {len(values)}")
@@ -1956,8 +1964,10 @@ class Registry:
         return use
 
     def request(self, fn: Any, arg_types: list[BPFType] | None, annotated: bool,
-                is_global: bool, loc: Loc, callback: bool = False) -> T.Function:
-        key = (fn, tuple(arg_types) if arg_types is not None else None, callback)
+                is_global: bool, loc: Loc, callback: bool = False,
+                ctx_type: ContextType | None = None) -> T.Function:
+        key = (fn, tuple(arg_types) if arg_types is not None else None, callback,
+               ctx_type.name if ctx_type is not None else None)
         found = self.done.get(key)
         if found is not None:
             return found
@@ -1972,7 +1982,7 @@ class Registry:
         self.active.add(key)
         try:
             src = FunctionSource.of(fn)
-            fe = Frontend(src, _env_of(fn), None, None, self.maps, self)
+            fe = Frontend(src, _env_of(fn), ctx_type, None, self.maps, self)
             func = fe.subprogram(name, arg_types, is_global, annotated, callback)
         finally:
             self.active.discard(key)
