@@ -260,3 +260,36 @@ def test_int_key_for_a_map_helper_goes_by_reference() -> None:
     raw_keys[3] = 9
     assert helper_with_int_key.test_run(b"\0" * 64).retval == 1
     helper_with_int_key.close()
+
+
+fifo = bpf.QueueMap(u32, max_entries=8)
+lifo = bpf.StackMap(u32, max_entries=8)
+seen_ids = bpf.BloomFilterMap(u32, max_entries=64, hashes=3)
+qs_out = bpf.ArrayMap(u64, max_entries=8)
+
+
+@bpf.socket_filter
+def queues(ctx) -> int:
+    for v in range(3):
+        fifo.push(u32(v + 10))
+        lifo.push(u32(v + 10))
+        seen_ids.push(u32(v + 10))
+    qs_out[0] = fifo.pop()  # 10: first in, first out
+    qs_out[1] = lifo.pop()  # 12: last in, first out
+    qs_out[2] = fifo.peek()  # 11, still queued
+    qs_out[3] = 1 if seen_ids.peek(u32(11)) else 0
+    qs_out[4] = 1 if seen_ids.peek(u32(99)) else 0  # a bloom filter may say maybe; 99 was not pushed
+    qs_out[5] = fifo.pop(7)
+    qs_out[6] = fifo.pop(7)
+    qs_out[7] = fifo.pop(7)  # empty now: the default
+    return 0
+
+
+def test_queue_stack_and_bloom_filter_kernel_side() -> None:
+    queues.test_run(b"\0" * 64)
+    assert [qs_out[i] for i in range(4)] == [10, 12, 11, 1]
+    assert qs_out[4] in (0, 1)
+    assert [qs_out[5], qs_out[6], qs_out[7]] == [11, 12, 7]
+    assert 12 in seen_ids  # and Python sees what the program pushed
+    assert lifo.pop() == 11  # the user side continues the program's stack
+    queues.close()

@@ -217,6 +217,8 @@ class ModuleBuilder:
             members.append(("max_entries", int(mp.max_entries)))
         if getattr(mp, "flags", 0):
             members.append(("map_flags", int(mp.flags)))
+        if getattr(mp, "map_extra", 0):
+            members.append(("map_extra", int(mp.map_extra)))  # bloom filter hash count
         di_members = []
         offset = 0
         for mname, value in members:

@@ -1579,6 +1579,8 @@ class Frontend:
         kw = {k.arg: k.value for k in node.keywords}
         if hasattr(m.map, "event_type"):
             return self.event_method(m, name, node, loc)
+        if int(m.map.map_type) in _KEYLESS:
+            return self.keyless_method(m, name, node, loc)
         vt = m.map.value_type
         if name == "lookup":
             if len(args) != 1 or kw:
@@ -1641,6 +1643,51 @@ class Frontend:
             return _StmtValue(T.MapIncrement(loc, m.name, key, by, fixed))
         error(loc, f"maps have no kernel-side method `{name}`",
               "kernel side: lookup, get, update, delete, increment, m[k] = v, del m[k]")
+
+    def keyless_method(self, m: MapUse, name: str, node: ast.Call, loc: Loc) -> Value:
+        """Queue and stack ``push/pop/peek``; bloom filter ``push`` and ``peek`` (maybe-in)."""
+        vt = m.map.value_type
+        bloom = int(m.map.map_type) == _BLOOM_FILTER
+        args = list(node.args)
+        kw = {k.arg: k.value for k in node.keywords}
+        mref = T.MapRef(PointerType(None, "map"), loc, m.name)
+
+        def value_ref(v_node: ast.expr) -> T.Expr:
+            v = self.map_value_arg(m, v_node)
+            if isinstance(vt, IntType):
+                tmp = self.temp(vt, loc)
+                self.pending.append(T.Assign(loc, tmp, v))
+                return T.AddrOf(PointerType(vt, "stack"), loc, tmp)
+            return v
+
+        if name == "push":
+            if not 1 <= len(args) <= 2:
+                error(loc, "m.push(value, flags=0)")
+            flags_node = args[1] if len(args) == 2 else kw.get("flags")
+            flags = (self.convert(self.to_expr(self.expr(flags_node), u64, loc), u64, loc)
+                     if flags_node is not None else T.Const(u64, loc, 0))
+            return T.HelperCall(i64, loc, "map_push_elem", 87, (mref, value_ref(args[0]), flags))
+        if bloom and name == "peek":
+            if len(args) != 1:
+                error(loc, "bloom.peek(value): True when the value may be in the filter")
+            rc = T.HelperCall(i64, loc, "map_peek_elem", 89, (mref, value_ref(args[0])))
+            return T.Compare(bool_, loc, "==", rc, T.Const(i64, loc, 0))
+        if not bloom and name in ("pop", "peek"):
+            if not isinstance(vt, IntType):
+                error(loc, f"m.{name}() gives integer values for now",
+                      "use bpf.map_pop_elem(m, buf) with a local struct")
+            if len(args) > 1:
+                error(loc, f"m.{name}(default=0) gives the value, or default when empty")
+            tmp = self.temp(vt, loc)
+            rc = T.HelperCall(i64, loc, f"map_{name}_elem", 88 if name == "pop" else 89,
+                              (mref, T.AddrOf(PointerType(vt, "stack"), loc, tmp)))
+            default = (self.convert(self.to_expr(self.expr(args[0]), vt, loc), vt, loc,
+                                    implicit=True) if args else T.Const(vt, loc, 0))
+            return T.Conditional(vt, loc, T.Compare(bool_, loc, "==", rc, T.Const(i64, loc, 0)),
+                                 T.Local(vt, loc, tmp), default)
+        kind = "BloomFilterMap" if bloom else type(m.map).__name__
+        error(loc, f"{kind} has no kernel-side method `{name}`",
+              "queues and stacks: push/pop/peek; bloom filters: push/peek")
 
     def event_method(self, m: MapUse, name: str, node: ast.Call, loc: Loc) -> Value:
         """Kernel side of RingBuf (reserve/submit/discard/output) and PerfEventArray (output)."""
@@ -1853,6 +1900,8 @@ def _char() -> IntType:
 
 _RINGBUF = 27  # BPF_MAP_TYPE_RINGBUF
 _PROG_ARRAY = 3  # BPF_MAP_TYPE_PROG_ARRAY
+_BLOOM_FILTER = 30  # BPF_MAP_TYPE_BLOOM_FILTER
+_KEYLESS = {22, 23, _BLOOM_FILTER}  # BPF_MAP_TYPE_QUEUE, STACK, BLOOM_FILTER
 _ATOMICS = {"atomic_add": "add", "atomic_and": "and", "atomic_or": "or", "atomic_xor": "xor",
             "atomic_xchg": "xchg", "atomic_cmpxchg": "cmpxchg"}
 _F_CURRENT_CPU = 0xFFFFFFFF  # BPF_F_CURRENT_CPU: perf_event_output to this CPU's buffer
