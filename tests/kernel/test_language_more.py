@@ -293,3 +293,39 @@ def test_queue_stack_and_bloom_filter_kernel_side() -> None:
     assert 12 in seen_ids  # and Python sees what the program pushed
     assert lifo.pop() == 11  # the user side continues the program's stack
     queues.close()
+
+
+inner_shape = bpf.ArrayMap(u64, max_entries=4)
+tables = bpf.ArrayOfMaps(inner_shape, max_entries=4)
+via_inner = bpf.ArrayMap(u64, max_entries=2)
+
+
+@bpf.socket_filter
+def map_in_map(ctx) -> int:
+    table = tables.lookup(1)
+    if table is None:
+        via_inner[0] = 99
+        return 0
+    v = table.lookup(2)
+    if v is not None:
+        via_inner[0] = v[0]
+    table.increment(3, 5)
+    return 0
+
+
+def test_maps_of_maps_kernel_side_with_inner_maps_swapped_from_python() -> None:
+    map_in_map.load()
+    map_in_map.test_run(b"\0" * 64)
+    assert via_inner[0] == 99  # slot 1 is empty
+    first = bpf.ArrayMap(u64, max_entries=4, name="mim_first").create()
+    second = bpf.ArrayMap(u64, max_entries=4, name="mim_second").create()
+    first[2], second[2] = 42, 7
+    tables[1] = first
+    map_in_map.test_run(b"\0" * 64)
+    assert via_inner[0] == 42 and first[3] == 5
+    tables[1] = second  # swap the inner map live
+    map_in_map.test_run(b"\0" * 64)
+    assert via_inner[0] == 7 and second[3] == 5 and first[3] == 5
+    map_in_map.close()
+    first.close()
+    second.close()

@@ -208,10 +208,14 @@ class ModuleBuilder:
 
     # ------------------------------------------------------------ maps
 
-    def declare_map(self, use: MapUse, file: Any, loc: Loc) -> ir.GlobalVariable:
-        if use.name in self.map_globals:
-            return self.map_globals[use.name]
-        mp = use.map
+    def map_definition(self, mp: Any) -> tuple[Any, int]:
+        """The BTF struct libbpf reads a map's shape from, and its size in bits.
+
+        Members are pointers: ``type``/``max_entries``/... to ``int[N]`` (N is
+        the value), ``key``/``value`` to the key and value types, and for maps
+        of maps ``values``, an empty array of pointers to the inner map's own
+        definition (libbpf's ``__array(values, struct {...})``).
+        """
         members = [("type", int(mp.map_type))]
         if getattr(mp, "max_entries", 0):
             members.append(("max_entries", int(mp.max_entries)))
@@ -230,10 +234,26 @@ class ModuleBuilder:
                 di_members.append(self._di_type_ptr_member(mname, t, offset))
                 offset += 64
         m = self.module
+        inner = getattr(mp, "inner", None)
+        if inner is not None:
+            inner_def, _ = self.map_definition(inner)
+            ptr = m.add_debug_info("DIDerivedType", {
+                "tag": ir.DIToken("DW_TAG_pointer_type"), "baseType": inner_def, "size": 64})
+            di_members.append(m.add_debug_info("DIDerivedType", {
+                "tag": ir.DIToken("DW_TAG_member"), "name": "values",
+                "baseType": self._di_array(ptr, 0, 0), "offset": offset}))
         st = m.add_debug_info("DICompositeType", {
             "tag": ir.DIToken("DW_TAG_structure_type"), "size": offset,
             "elements": m.add_metadata(di_members)})
-        gv_ty = ir.LiteralStructType([PTR] * len(di_members))
+        return st, offset
+
+    def declare_map(self, use: MapUse, file: Any, loc: Loc) -> ir.GlobalVariable:
+        if use.name in self.map_globals:
+            return self.map_globals[use.name]
+        mp = use.map
+        m = self.module
+        st, offset = self.map_definition(mp)
+        gv_ty = ir.LiteralStructType([PTR] * (offset // 64))
         gv = ir.GlobalVariable(m, gv_ty, use.name)
         gv.section = ".maps"
         gv.initializer = ir.Constant(gv_ty, None)
@@ -517,17 +537,17 @@ class ModuleBuilder:
 
     def stmt_MapUpdate(self, s: T.MapUpdate) -> None:
         self.helper(BPF_FUNC_map_update_elem, I64, [
-            self.map_ptr(s.map_name), self.by_ref(s.key), self.by_ref(s.value),
+            self.map_of(s), self.by_ref(s.key), self.by_ref(s.value),
             self.widen64(self.expr(s.flags), s.flags.type)])
 
     def stmt_MapDelete(self, s: T.MapDelete) -> None:
-        self.helper(BPF_FUNC_map_delete_elem, I64, [self.map_ptr(s.map_name), self.by_ref(s.key)])
+        self.helper(BPF_FUNC_map_delete_elem, I64, [self.map_of(s), self.by_ref(s.key)])
 
     def stmt_MapIncrement(self, s: T.MapIncrement) -> None:
         b = self.b
         key = self.by_ref(s.key)
         by = self.expr(s.by)
-        mp = self.map_ptr(s.map_name)
+        mp = self.map_of(s)
         p = self.helper(BPF_FUNC_map_lookup_elem, PTR, [mp, key])
         found = b.icmp_unsigned("!=", p, ir.Constant(PTR, None))
         if s.fixed_entries:
@@ -815,8 +835,7 @@ class ModuleBuilder:
         return self.map_ptr(e.map_name)
 
     def expr_MapLookup(self, e: T.MapLookup) -> ir.Value:
-        return self.helper(BPF_FUNC_map_lookup_elem, PTR,
-                           [self.map_ptr(e.map_name), self.by_ref(e.key)])
+        return self.helper(BPF_FUNC_map_lookup_elem, PTR, [self.map_of(e), self.by_ref(e.key)])
 
     def expr_Load(self, e: T.Load) -> ir.Value:
         ptr = self.offset_ptr(self.expr(e.pointer), e.offset)
@@ -866,6 +885,12 @@ class ModuleBuilder:
 
     def map_ptr(self, name: str) -> ir.Value:
         return self.map_globals[name]
+
+    def map_of(self, node: Any) -> ir.Value:
+        """The map a map operation works on: a declared map, or an inner map found at run time."""
+        if node.map_ptr is not None:
+            return self.expr(node.map_ptr)
+        return self.map_ptr(node.map_name)
 
     def by_ref(self, e: T.Expr) -> ir.Value:
         """A pointer to ``e``'s value: aggregates already are; scalars are spilled."""

@@ -736,6 +736,10 @@ class Frontend:
             error(loc, f"cannot read attribute `{attr}` of {type(obj).__name__} in a program")
         if isinstance(base, T.Expr) and isinstance(base.type, PointerType) and base.type.kind == "ctx":
             return self.ctx_attribute(base, attr, loc)
+        if isinstance(base, T.Expr) and isinstance(base.type, PointerType) and \
+                isinstance(base.type.target, InnerMapType):
+            self.require_nonnull(base, loc)
+            return Known(_BoundMapMethod(base.type.target.decl, attr, base), loc)
         place = self.as_place(base, loc)
         if place is not None:
             if attr == "value" and isinstance(place.pointer, T.GlobalAddr):
@@ -1573,7 +1577,11 @@ class Frontend:
         return self.convert(self.to_expr(v, ty, loc), ty, loc, implicit=True)
 
     def map_method(self, bm: _BoundMapMethod, node: ast.Call, loc: Loc) -> Value:
-        m = self.use_map(bm.map, loc)
+        if bm.map_ptr is not None:  # an inner map, found through a map of maps at run time
+            m = MapUse("", bm.map)
+        else:
+            m = self.use_map(bm.map, loc)
+        mp = bm.map_ptr
         name = bm.method
         args = node.args
         kw = {k.arg: k.value for k in node.keywords}
@@ -1586,7 +1594,10 @@ class Frontend:
             if len(args) != 1 or kw:
                 error(loc, "m.lookup(key) takes one argument")
             key = self.map_key(m, args[0])
-            return T.MapLookup(PointerType(vt, "map_value", nullable=True), loc, m.name, key)
+            if int(m.map.map_type) in _MAPS_OF_MAPS:
+                inner = PointerType(InnerMapType(m.map.inner), "map", nullable=True)
+                return T.MapLookup(inner, loc, m.name, key, mp)
+            return T.MapLookup(PointerType(vt, "map_value", nullable=True), loc, m.name, key, mp)
         if name == "get":
             if not 1 <= len(args) <= 2 or kw:
                 error(loc, "m.get(key, default=0) takes one or two arguments")
@@ -1597,7 +1608,7 @@ class Frontend:
             default = self.expr(args[1]) if len(args) == 2 else Lit(0, loc)
             ptr_name = self.temp(PointerType(vt, "map_value", nullable=True), loc)
             self.pending.append(T.Assign(loc, ptr_name, T.MapLookup(
-                PointerType(vt, "map_value", nullable=True), loc, m.name, key)))
+                PointerType(vt, "map_value", nullable=True), loc, m.name, key, mp)))
             p = T.Local(PointerType(vt, "map_value", nullable=True), loc, ptr_name)
             p_nn = T.Local(PointerType(vt, "map_value"), loc, ptr_name)
             d = self.convert(self.to_expr(default, vt, loc), vt, loc, implicit=True)
@@ -1610,11 +1621,11 @@ class Frontend:
             flags_node = args[2] if len(args) == 3 else kw.get("flags")
             flags = (self.convert(self.to_expr(self.expr(flags_node), u64, loc), u64, loc)
                      if flags_node is not None else T.Const(u64, loc, 0))
-            return _StmtValue(T.MapUpdate(loc, m.name, key, val, flags))
+            return _StmtValue(T.MapUpdate(loc, m.name, key, val, flags, mp))
         if name in ("delete", "__delitem__"):
             if len(args) != 1:
                 error(loc, "m.delete(key) takes one argument")
-            return _StmtValue(T.MapDelete(loc, m.name, self.map_key(m, args[0])))
+            return _StmtValue(T.MapDelete(loc, m.name, self.map_key(m, args[0]), mp))
         if name == "tail_call":
             if int(m.map.map_type) != _PROG_ARRAY:
                 error(loc, "tail_call() is a method of bpf.ProgArray")
@@ -1640,7 +1651,7 @@ class Frontend:
             by = (self.convert(self.to_expr(self.expr(by_node), vt, loc), vt, loc, implicit=True)
                   if by_node is not None else T.Const(vt, loc, 1))
             fixed = bool(getattr(m.map, "fixed_entries", False))
-            return _StmtValue(T.MapIncrement(loc, m.name, key, by, fixed))
+            return _StmtValue(T.MapIncrement(loc, m.name, key, by, fixed, mp))
         error(loc, f"maps have no kernel-side method `{name}`",
               "kernel side: lookup, get, update, delete, increment, m[k] = v, del m[k]")
 
@@ -1863,6 +1874,24 @@ class Frontend:
 class _BoundMapMethod(Record):
     map: Any
     method: str
+    map_ptr: T.Expr | None = None  # an inner map pointer (maps of maps)
+
+
+class InnerMapType(BPFType):
+    """What a map-of-maps lookup points to: an inner map shaped like ``decl``."""
+
+    size = 0
+    align = 8
+
+    def __init__(self, decl: Any) -> None:
+        self.decl = decl
+        self.name = f"map<{type(decl).__name__}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, InnerMapType) and other.decl is self.decl
+
+    def __hash__(self) -> int:
+        return hash(("inner-map", id(self.decl)))
 
 
 @record
@@ -1901,6 +1930,7 @@ def _char() -> IntType:
 _RINGBUF = 27  # BPF_MAP_TYPE_RINGBUF
 _PROG_ARRAY = 3  # BPF_MAP_TYPE_PROG_ARRAY
 _BLOOM_FILTER = 30  # BPF_MAP_TYPE_BLOOM_FILTER
+_MAPS_OF_MAPS = {12, 13}  # BPF_MAP_TYPE_ARRAY_OF_MAPS, HASH_OF_MAPS
 _KEYLESS = {22, 23, _BLOOM_FILTER}  # BPF_MAP_TYPE_QUEUE, STACK, BLOOM_FILTER
 _ATOMICS = {"atomic_add": "add", "atomic_and": "and", "atomic_or": "or", "atomic_xor": "xor",
             "atomic_xchg": "xchg", "atomic_cmpxchg": "cmpxchg"}

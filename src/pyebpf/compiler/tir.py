@@ -203,6 +203,7 @@ class MapLookup(Expr):
 
     map_name: str
     key: Expr
+    map_ptr: Expr | None = None  # an inner map (from a map of maps) instead of map_name
 
 
 @record
@@ -312,12 +313,14 @@ class MapUpdate(Stmt):
     key: Expr
     value: Expr
     flags: Expr
+    map_ptr: Expr | None = None
 
 
 @record
 class MapDelete(Stmt):
     map_name: str
     key: Expr
+    map_ptr: Expr | None = None
 
 
 @record
@@ -328,6 +331,7 @@ class MapIncrement(Stmt):
     key: Expr
     by: Expr
     fixed_entries: bool = False  # an array: every slot exists, nothing to insert
+    map_ptr: Expr | None = None
 
 
 @record
