@@ -429,6 +429,8 @@ def dump(node: Any, indent: int = 0) -> str:
             if fname == "loc":
                 continue
             v = getattr(node, fname)
+            if v is None:  # an optional field left out
+                continue
             if isinstance(v, tuple) and v and isinstance(v[0], Stmt) or fname in (
                 "body",
                 "orelse",
@@ -454,6 +456,8 @@ def _expr_text(e: Expr) -> str:
         if fname in ("loc", "type"):
             continue
         v = getattr(e, fname)
+        if v is None:  # an optional field left out
+            continue
         if isinstance(v, Expr):
             inner.append(_expr_text(v))
         elif isinstance(v, tuple):
