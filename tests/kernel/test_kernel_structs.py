@@ -57,3 +57,28 @@ def bad_member(ctx) -> int:
 def test_unknown_member_is_a_compile_error() -> None:
     with pytest.raises(bpf.CompileError, match="no member `no_such_member`"):
         bad_member.compile()
+
+
+probed = bpf.ArrayMap(u64, max_entries=4)
+
+
+@bpf.raw_tracepoint("sys_enter")
+def probe_reads(ctx) -> int:
+    if bpf.get_current_pid_tgid() >> 32 != ME:
+        return 0
+    # bpf_get_current_task() is a plain address here: fields go through probe_read_kernel.
+    task = bpf.kernel.task_struct(bpf.get_current_task())
+    probed[0] = u64(task.tgid)
+    probed[1] = u64(task.real_parent.tgid)  # a pointer read this way is followed the same way
+    comm = task.comm  # an array: copied to the stack
+    probed[2] = 1 if comm == COMM else 2
+    return 0
+
+
+def test_untrusted_kernel_pointers_read_with_probe_read() -> None:
+    with probe_reads.attach():
+        os.getppid()
+    assert probed[0] == os.getpid()
+    assert probed[1] == os.getppid()
+    assert probed[2] == 1
+    probe_reads.close()

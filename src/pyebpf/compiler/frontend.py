@@ -451,6 +451,8 @@ class Frontend:
 
     def load_place(self, place: Place, loc: Loc) -> T.Expr:
         """Read a scalar place; a variable index out of bounds reads 0."""
+        if _untrusted(place.pointer) and place.index is None:
+            return self.probe_read(place, loc)
         if place.index is None:
             return T.Load(place.type, loc, place.pointer, place.offset)
         value = T.Load(place.type, loc, self.indexed_pointer(place, loc), 0)
@@ -458,6 +460,23 @@ class Frontend:
             return value
         return T.Conditional(place.type, loc, self.index_in_bounds(place, loc), value,
                              T.Const(place.type, loc, 0))
+
+    def probe_read(self, place: Place, loc: Loc) -> T.Expr:
+        """Copy a field through an untrusted kernel pointer into a stack slot and read it.
+
+        A pointer field read this way is itself untrusted (its fields probe-read too).
+        """
+        ty = place.type
+        if isinstance(ty, PointerType):
+            ty = PointerType(ty.target, "kernel")
+        tmp = self.temp(ty, loc)
+        src = place.pointer if place.offset == 0 else T.PtrAdd(
+            PointerType(None, "kernel"), loc, place.pointer, T.Const(u64, loc, place.offset))
+        dst = T.AddrOf(PointerType(ty, "stack"), loc, tmp)
+        size = T.Const(u32, loc, ty.size)
+        self.pending.append(T.ExprStmt(loc, T.HelperCall(
+            i64, loc, "probe_read_kernel", 113, (dst, size, src))))
+        return T.Local(ty, loc, tmp)
 
     def indexed_pointer(self, place: Place, loc: Loc) -> T.Expr:
         assert place.index is not None
@@ -780,8 +799,18 @@ class Frontend:
             if kf is None:
                 error(loc, f"{st!r} has no member `{attr}` in this kernel's BTF",
                       "check the kernel's struct (bpftool btf dump file /sys/kernel/btf/vmlinux)")
-            return Place(place.pointer, place.offset + kf.offset, kf.type, loc, False,
-                         place.index, place.bound, place.stride, place.checked)
+            field = Place(place.pointer, place.offset + kf.offset, kf.type, loc, False,
+                          place.index, place.bound, place.stride, place.checked)
+            if _untrusted(place.pointer) and isinstance(kf.type, ArrayType):
+                # An array (task.comm) behind an untrusted pointer: read it to the stack.
+                tmp = self.temp(kf.type, loc)
+                src = T.PtrAdd(PointerType(None, "kernel"), loc, place.pointer,
+                               T.Const(u64, loc, field.offset))
+                dst = T.AddrOf(PointerType(kf.type, "stack"), loc, tmp)
+                self.pending.append(T.ExprStmt(loc, T.HelperCall(i64, loc, "probe_read_kernel",
+                                    113, (dst, T.Const(u32, loc, kf.type.size), src))))
+                return Place(dst, 0, kf.type, loc, False)
+            return field
         if not isinstance(st, StructType):
             error(loc, f"`.{attr}`: a {st!r} has no fields")
         f = st.by_name.get(attr)
@@ -1125,6 +1154,14 @@ class Frontend:
             return self.cast(obj, node, loc)
         if isinstance(obj, type) and issubclass(obj, Struct) and obj is not Struct:
             return self.struct_ctor(obj, node, loc)
+        if _is_kernel_struct(obj):
+            # bpf.kernel.task_struct(addr): an untrusted kernel pointer; its fields are
+            # read with bpf_probe_read_kernel (BPF_CORE_READ-style), offsets from BTF.
+            self._no_keywords(node, loc)
+            if len(node.args) != 1:
+                error(loc, f"{obj!r}(address) takes one address")
+            addr = self.convert(self.to_expr(self.expr(node.args[0]), u64, loc), u64, loc)
+            return T.Cast(PointerType(obj, "kernel"), loc, addr)
         if isinstance(obj, ArrayType):
             if node.args or node.keywords:
                 error(loc, f"{obj!r}() takes no arguments: it makes a zeroed array",
@@ -2081,6 +2118,11 @@ def _counter_range(start: Any, stop: Any, step: int) -> tuple[int, int] | None:
     if not values:
         return None
     return min(values[0], values[-1]), max(values[0], values[-1])
+
+
+def _untrusted(pointer: T.Expr) -> bool:
+    """A kernel pointer the verifier does not trust: fields are read with probe_read_kernel."""
+    return isinstance(pointer.type, PointerType) and pointer.type.kind == "kernel"
 
 
 def _is_kernel_struct(t: Any) -> bool:
