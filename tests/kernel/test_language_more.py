@@ -7,7 +7,7 @@ import os
 import pytest
 
 import pyebpf as bpf
-from pyebpf import char, i32, u16, u32, u64
+from pyebpf import char, i32, u8, u16, u32, u64
 
 
 class Counter(bpf.Struct):
@@ -329,3 +329,38 @@ def test_maps_of_maps_kernel_side_with_inner_maps_swapped_from_python() -> None:
     map_in_map.close()
     first.close()
     second.close()
+
+
+class Addr(bpf.Struct, union=True):
+    v4: u32
+    v6: u8[16]
+
+
+class Flow(bpf.Struct):
+    family: u16
+    addr: Addr
+
+
+flows = bpf.ArrayMap(Flow, max_entries=2)
+
+
+@bpf.socket_filter
+def unions(ctx) -> int:
+    f = Flow(family=2)
+    f.addr.v4 = 0x0A000001
+    flows[0] = f
+    g = Flow(family=10)
+    g.addr.v6[15] = 1
+    g.addr.v6[0] = 0xFE
+    flows[1] = g
+    return 0
+
+
+def test_unions_share_their_bytes() -> None:
+    unions.test_run(b"\0" * 64)
+    a, b = flows[0], flows[1]
+    assert a.family == 2 and a.addr.v4 == 0x0A000001
+    assert bytes(a.addr)[:4] == (0x0A000001).to_bytes(4, "little")
+    assert b.family == 10 and b.addr.v6[0] == 0xFE and b.addr.v6[15] == 1
+    assert Flow.__bpf_type__.size == 20  # u16 + padding + a 16-byte union (align 4)
+    unions.close()
