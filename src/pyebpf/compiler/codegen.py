@@ -485,11 +485,7 @@ class ModuleBuilder:
         with self.at(s.test.loc):
             b.cbranch(self.expr(s.test), body, end)
         b.position_at_end(body)
-        self.fs.loops.append(_Loop(head, end))
-        self.stmts(s.body)
-        self.fs.loops.pop()
-        if not b.block.is_terminated:
-            b.branch(head)
+        self.loop_body(s.body, _Loop(head, end), head)
         b.position_at_end(end)
 
     def stmt_ForRange(self, s: T.ForRange) -> None:
@@ -516,16 +512,21 @@ class ModuleBuilder:
         b.cbranch(cmp, body, end)
         b.position_at_end(body)
         b.store(cur, var_slot)
-        self.fs.loops.append(_Loop(step, end))
-        self.stmts(s.body)
-        self.fs.loops.pop()
-        if not b.block.is_terminated:
-            b.branch(step)
+        self.loop_body(s.body, _Loop(step, end), step)
         b.position_at_end(step)
         cur = b.load(slot, typ=llvm_type(vt))
         b.store(b.add(cur, ir.Constant(llvm_type(vt), s.step)), slot)
         b.branch(head)
         b.position_at_end(end)
+
+    def loop_body(self, body: tuple[T.Stmt, ...], loop: _Loop, then: ir.Block) -> None:
+        """Emit a loop body (break/continue target ``loop``), falling through to ``then``."""
+        assert self.fs is not None
+        self.fs.loops.append(loop)
+        self.stmts(body)
+        self.fs.loops.pop()
+        if not self.b.block.is_terminated:
+            self.b.branch(then)
 
     def stmt_Break(self, s: T.Break) -> None:
         assert self.fs is not None

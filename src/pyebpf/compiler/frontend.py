@@ -1655,9 +1655,7 @@ class Frontend:
                 error(loc, "m.update(key, value, flags=0)")
             key = self.map_key(m, args[0])
             val = self.map_value_arg(m, args[1])
-            flags_node = args[2] if len(args) == 3 else kw.get("flags")
-            flags = (self.convert(self.to_expr(self.expr(flags_node), u64, loc), u64, loc)
-                     if flags_node is not None else T.Const(u64, loc, 0))
+            flags = self.optional_u64(args[2] if len(args) == 3 else kw.get("flags"), 0, loc)
             return _StmtValue(T.MapUpdate(loc, m.name, key, val, flags, mp))
         if name in ("delete", "__delitem__"):
             if len(args) != 1:
@@ -1692,6 +1690,12 @@ class Frontend:
         error(loc, f"maps have no kernel-side method `{name}`",
               "kernel side: lookup, get, update, delete, increment, m[k] = v, del m[k]")
 
+    def optional_u64(self, node: ast.expr | None, default: int, loc: Loc) -> T.Expr:
+        """An optional integer argument (flags) as u64, or ``default`` when absent."""
+        if node is None:
+            return T.Const(u64, loc, default)
+        return self.convert(self.to_expr(self.expr(node), u64, loc), u64, loc)
+
     def keyless_method(self, m: MapUse, name: str, node: ast.Call, loc: Loc) -> Value:
         """Queue and stack ``push/pop/peek``; bloom filter ``push`` and ``peek`` (maybe-in)."""
         vt = m.map.value_type
@@ -1711,9 +1715,7 @@ class Frontend:
         if name == "push":
             if not 1 <= len(args) <= 2:
                 error(loc, "m.push(value, flags=0)")
-            flags_node = args[1] if len(args) == 2 else kw.get("flags")
-            flags = (self.convert(self.to_expr(self.expr(flags_node), u64, loc), u64, loc)
-                     if flags_node is not None else T.Const(u64, loc, 0))
+            flags = self.optional_u64(args[1] if len(args) == 2 else kw.get("flags"), 0, loc)
             return T.HelperCall(i64, loc, "map_push_elem", 87, (mref, value_ref(args[0]), flags))
         if bloom and name == "peek":
             if len(args) != 1:
@@ -1745,11 +1747,6 @@ class Frontend:
         kw = {k.arg: k.value for k in node.keywords}
         mref = T.MapRef(PointerType(None, "map"), loc, m.name)
 
-        def flags(node_: ast.expr | None, default: int) -> T.Expr:
-            if node_ is None:
-                return T.Const(u64, loc, default)
-            return self.convert(self.to_expr(self.expr(node_), u64, loc), u64, loc)
-
         def event_arg(node_: ast.expr) -> T.Expr:
             if et is None:
                 error(loc, f"declare the event type: {type(m.map).__name__}(..., event=T)")
@@ -1778,7 +1775,7 @@ class Frontend:
             self.require_nonnull(e, loc)
             hid = 132 if name == "submit" else 133
             call = T.HelperCall(u64, loc, f"ringbuf_{name}", hid,
-                                (e, flags(args[1] if len(args) > 1 else kw.get("flags"), 0)))
+                                (e, self.optional_u64(args[1] if len(args) > 1 else kw.get("flags"), 0, loc)))
             return _StmtValue(T.ExprStmt(loc, call))
         if ring and name == "output":
             if not 1 <= len(args) <= 2:
@@ -1786,7 +1783,7 @@ class Frontend:
             value = event_arg(args[0])
             return T.HelperCall(i64, loc, "ringbuf_output", 130, (
                 mref, value, T.Const(u64, loc, et.size),
-                flags(args[1] if len(args) > 1 else kw.get("flags"), 0)))
+                self.optional_u64(args[1] if len(args) > 1 else kw.get("flags"), 0, loc)))
         if not ring and name == "output":
             if not 2 <= len(args) <= 3:
                 error(loc, "events.output(ctx, value) sends one event to this CPU's buffer")
@@ -1796,7 +1793,8 @@ class Frontend:
                 type_error(loc, "the first argument of output() is the program's ctx")
             value = event_arg(args[1])
             return T.HelperCall(i64, loc, "perf_event_output", 25, (
-                ctx, mref, flags(args[2] if len(args) > 2 else kw.get("flags"), _F_CURRENT_CPU),
+                ctx, mref, self.optional_u64(args[2] if len(args) > 2 else kw.get("flags"),
+                                             _F_CURRENT_CPU, loc),
                 value, T.Const(u64, loc, et.size)))
         kind = "RingBuf" if ring else "PerfEventArray"
         error(loc, f"{kind} has no kernel-side method `{name}`",
