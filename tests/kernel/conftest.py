@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -31,3 +35,20 @@ def bpffs() -> str:
         if done.returncode != 0 and not os.path.ismount(root):
             pytest.skip(f"cannot mount bpffs at {root}: {done.stderr.decode().strip()}")
     return root
+
+
+@pytest.fixture
+def cgroup() -> Iterator[Path]:
+    """A fresh child cgroup of the v2 hierarchy (removed afterwards) for cgroup hooks."""
+    from pyebpf import tracefs
+
+    root = tracefs.find_mount("cgroup2")
+    if root is None:
+        pytest.skip("no cgroup v2 hierarchy mounted")
+    cg = Path(root) / f"pyebpf-test-{uuid.uuid4().hex[:8]}"
+    cg.mkdir()
+    try:
+        yield cg
+    finally:
+        with contextlib.suppress(OSError):
+            cg.rmdir()

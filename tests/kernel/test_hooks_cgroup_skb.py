@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyebpf as bpf
 from pyebpf import net, u64
 
-from .test_hooks_net import cgroup, run_in_cgroup  # noqa: F401 - the fixture is used by name
+from .test_hooks_net import run_in_cgroup
 
 seen = bpf.ArrayMap(u64, max_entries=4)
 PORT = 4747
@@ -66,7 +66,7 @@ print(" ".join(out))
 """
 
 
-def test_cgroup_skb_counts_both_directions_and_drops_egress(cgroup) -> None:  # noqa: F811
+def test_cgroup_skb_counts_both_directions_and_drops_egress(cgroup) -> None:
     with egress.attach(cgroup=str(cgroup)), ingress.attach(cgroup=str(cgroup)):
         assert run_in_cgroup(cgroup, TRAFFIC) == "5 EPERM EPERM EPERM"
     assert seen[0] == 5  # egress to PORT

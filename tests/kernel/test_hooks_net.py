@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import pyebpf as bpf
-from pyebpf import net, tracefs, u64
+from pyebpf import net, u64
 
 from .netns import VethPair
 
@@ -36,18 +36,6 @@ def reset() -> None:
         counts[i] = 0
 
 
-@pytest.fixture
-def cgroup() -> Path:
-    root = tracefs.find_mount("cgroup2")
-    if root is None:
-        pytest.skip("no cgroup v2 hierarchy mounted")
-    cg = root / f"pyebpf-hooks-{uuid.uuid4().hex[:8]}"
-    cg.mkdir()
-    try:
-        yield cg
-    finally:
-        with contextlib.suppress(OSError):
-            cg.rmdir()
 
 
 def run_in_cgroup(cg: Path, code: str) -> str:

@@ -7,17 +7,15 @@ else on the machine is counted.
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
 
 import pyebpf as bpf
-from pyebpf import tracefs, u32, u64
+from pyebpf import u32, u64
 from pyebpf.sockmaps import socket_cookie
 
 # UAPI linux/bpf.h: enum { BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB = 4, ..._PASSIVE_... = 5 }
@@ -65,18 +63,6 @@ def reset() -> None:
         stats[i] = 0
 
 
-@pytest.fixture
-def cgroup() -> Path:
-    root = tracefs.find_mount("cgroup2")
-    if root is None:
-        pytest.skip("no cgroup v2 hierarchy mounted")
-    cg = root / f"pyebpf-sock-{uuid.uuid4().hex[:8]}"
-    cg.mkdir()
-    try:
-        yield cg
-    finally:
-        with contextlib.suppress(OSError):
-            cg.rmdir()
 
 
 # The child: a TCP pair over loopback; prints its ports and cookies, waits for
