@@ -7,7 +7,7 @@ import pyebpf
 PINNED = {
     "u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "char", "bool_", "Struct", "sizeof",
     "xdp", "tc", "socket_filter", "cgroup_skb", "tracepoint", "raw_tracepoint", "func",
-    "kprobe", "kretprobe", "uprobe", "uretprobe", "tp_btf", "fentry", "fexit", "fmod_ret", "lsm",
+    "kprobe", "kretprobe", "kprobe_multi", "uprobe", "uretprobe", "tp_btf", "fentry", "fexit", "fmod_ret", "lsm",
     "iter", "perf_event", "cgroup_sock", "cgroup_sock_addr", "sockops", "sk_msg", "sk_skb",
     "netfilter", "usdt", "IterLink",
     "Program", "CompiledProgram", "TestRunResult", "Object", "Link", "load", "compile",

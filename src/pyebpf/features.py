@@ -363,7 +363,8 @@ def _hook_requirements(kind: str) -> list[tuple[str, Any, str | None]]:
     table: dict[str, list[tuple[str, Any, str | None]]] = {
         "kprobe": [("kprobes", has_kprobes, None)],
         "kretprobe": [("kprobes", has_kprobes, None)],
-        "kprobe_multi": [("kprobes", has_kprobes, None)],
+        # kprobe_multi runs on fprobe, not kprobes: the link attempt says whether it exists.
+        "kprobe_multi": [],
         "uprobe": [("uprobes", has_uprobes, "4.17")],
         "uretprobe": [("uprobes", has_uprobes, "4.17")],
         "usdt": [("uprobes", has_uprobes, "4.17")],

@@ -424,6 +424,10 @@ def _attach(prog: Program, options: dict[str, Any]) -> links.Link:
             return uprobes.attach_kprobe(fd, hook.target, retprobe=retprobe, **options)
         binary, symbol = options.pop("binary"), options.pop("symbol")
         return uprobes.attach_uprobe(fd, binary, symbol, retprobe=retprobe, **options)
+    if kind == "kprobe_multi":
+        from . import uprobes
+
+        return uprobes.attach_kprobe_multi(fd, hook.target, **options)  # options: retprobe
     if kind in ("uprobe_multi", "uretprobe_multi"):
         from . import uprobes
 

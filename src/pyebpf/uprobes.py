@@ -227,6 +227,48 @@ def attach_uprobe_multi(prog: Any, binary: str, symbols: list[str | int], *,
                 prog_fd=prog_fd)
 
 
+def kernel_functions(pattern: str) -> list[str]:
+    """Kernel function names matching ``pattern`` (a name or a glob), from /proc/kallsyms."""
+    import fnmatch
+
+    names: list[str] = []
+    seen: set[str] = set()
+    with open("/proc/kallsyms") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 3 and parts[1] in ("t", "T") and len(parts) == 3:
+                name = parts[2]
+                if name not in seen and fnmatch.fnmatchcase(name, pattern):
+                    seen.add(name)
+                    names.append(name)
+    return names
+
+
+def attach_kprobe_multi(prog: Any, pattern: str, *, retprobe: bool = False,
+                        cookies: list[int] | None = None) -> Any:
+    """One kprobe_multi link on every kernel function matching ``pattern``."""
+    from . import links
+    from ._native import syscalls
+    from .errors import AttachError, NotSupportedError, SyscallError
+
+    fd = links._fd_of(prog)
+    names = kernel_functions(pattern)
+    if not names:
+        raise AttachError("BPF_LINK_CREATE", errno.ENOENT,
+                          f"no kernel function matches {pattern!r} in /proc/kallsyms")
+    attach_type = 42  # BPF_TRACE_KPROBE_MULTI
+    try:
+        link_fd = syscalls.link_create(fd, 0, attach_type, kprobe_multi={
+            "syms": names, "flags": 1 if retprobe else 0, "cookies": cookies})
+    except SyscallError as e:
+        if e.errno in (errno.EOPNOTSUPP, errno.ENOTSUP, 524):
+            raise NotSupportedError(
+                "kprobe_multi links", "5.18",
+                "this kernel has no fprobe: CONFIG_FPROBE is not set") from None
+        raise links._link_create_error(e, f"kprobe_multi {pattern}") from None
+    return links.Link(link_fd, kind="kprobe_multi", target=f"{pattern} ({len(names)} functions)")
+
+
 def attach_kprobe(prog: Any, function: str, *, offset: int = 0, retprobe: bool = False,
                   cookie: int = 0) -> Any:
     """Attach a kprobe (or kretprobe) program to kernel function ``function``.

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import pyebpf as bpf
-from pyebpf import u32, u64
+from pyebpf import u8, u32, u64
 from pyebpf.sockmaps import socket_cookie
 
 # UAPI linux/bpf.h: enum { BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB = 4, ..._PASSIVE_... = 5 }
@@ -26,7 +26,7 @@ SK_PASS = 1
 socks = bpf.SockHash(u32, max_entries=16)
 stats = bpf.ArrayMap(u64, max_entries=8)
 # stats slots
-INSERTED, INSERT_FAILED, MSGS, MSG_BYTES, SKB_CALLS, SKB_BYTES = range(6)
+INSERTED, INSERT_FAILED, MSGS, MSG_BYTES, SKB_CALLS, SKB_BYTES, MSG_M = range(7)
 
 
 @bpf.sockops
@@ -45,6 +45,9 @@ def add_established(ctx) -> int:
 def count_messages(ctx) -> int:
     stats.increment(MSGS)
     stats.increment(MSG_BYTES, ctx.size)
+    first = ctx.header(u8[1], 0)  # message bytes, read directly (sk_msg_md.data)
+    if first is not None and first[0] == ord("m"):
+        stats.increment(MSG_M)
     return SK_PASS
 
 
@@ -140,6 +143,7 @@ def test_sockops_inserts_and_sk_msg_counts_messages(cgroup: Path) -> None:
     assert in_map == reported
     # 3 sendall() calls of 12 bytes: 3 messages, 36 bytes, all delivered (SK_PASS)
     assert (stats[MSGS], stats[MSG_BYTES]) == (3, 36)
+    assert stats[MSG_M] == 3  # every message starts with b"message"
     assert received == "message 0000message 0001message 0002"
     # the sockets closed with the child: the kernel dropped them from the map
     assert len(socks) == 0

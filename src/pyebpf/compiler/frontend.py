@@ -1199,6 +1199,9 @@ class Frontend:
         if special in ("bswap16", "bswap32", "bswap64"):
             return self.byte_swap({"bswap16": u16, "bswap32": u32, "bswap64": u64}[special],
                                   node, loc)
+        if obj is ord and len(node.args) == 1 and isinstance(node.args[0], ast.Constant) and \
+                isinstance(node.args[0].value, (str, bytes)) and len(node.args[0].value) == 1:
+            return Lit(ord(node.args[0].value), loc)  # a character constant, as C's 'm'
         if obj is len or obj is print or obj is range:
             hint = {len: "use the array size (a constant)",
                     print: 'use bpf.trace_printk(b"fmt %d", x)',

@@ -348,15 +348,17 @@ BPF_SOCK_OPS = _struct(
     writable=("reply", "replylong", "bpf_sock_ops_cb_flags"),
 )
 
-# struct sk_msg_md: sk_msg (data/data_end are 64-bit pointers here, not exposed)
+# struct sk_msg_md: sk_msg (data/data_end are 64-bit __bpf_md_ptr fields)
 SK_MSG_MD = _struct(
     "sk_msg_md",
     [
+        ("data", 0, u64, "packet64"), ("data_end", 8, u64, "packet_end64"),
         ("family", 16, u32, "int"), ("remote_ip4", 20, u32, "int"),
         ("local_ip4", 24, u32, "int"), ("remote_ip6", 28, u32[4], "int"),
         ("local_ip6", 44, u32[4], "int"), ("remote_port", 60, u32, "int"),
         ("local_port", 64, u32, "int"), ("size", 68, u32, "int"),
     ],
+    packet=True,
 )
 
 # struct bpf_nf_ctx: netfilter (both members are kernel pointers)

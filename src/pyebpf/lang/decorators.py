@@ -31,11 +31,11 @@ from .contexts import (
 )
 
 __all__ = ["Hook", "xdp", "tc", "socket_filter", "cgroup_skb", "tracepoint", "raw_tracepoint",
-           "func", "kprobe", "kretprobe", "uprobe", "uretprobe", "tp_btf", "fentry", "fexit",
+           "func", "kprobe", "kretprobe", "kprobe_multi", "uprobe", "uretprobe", "tp_btf", "fentry", "fexit",
            "fmod_ret", "lsm", "iter", "perf_event", "cgroup_sock", "cgroup_sock_addr",
            "sockops", "sk_msg", "sk_skb", "netfilter", "usdt"]
 
-_PT_REGS_KINDS = {"kprobe", "kretprobe", "uprobe", "uretprobe", "uprobe_multi",
+_PT_REGS_KINDS = {"kprobe", "kretprobe", "kprobe_multi", "uprobe", "uretprobe", "uprobe_multi",
                   "uretprobe_multi", "usdt"}
 _TRACING_KINDS = {"tp_btf", "fentry", "fexit", "fmod_ret", "lsm"}
 _SIMPLE_CONTEXTS = {"cgroup_sock": BPF_SOCK, "cgroup_sock_addr": BPF_SOCK_ADDR,
@@ -163,6 +163,18 @@ def kprobe(function: str) -> Callable[[Callable[..., Any]], Any]:
 def kretprobe(function: str) -> Callable[[Callable[..., Any]], Any]:
     """A kprobe on kernel function return: ``ctx.ret`` is the return value."""
     return _hook_decorator(Hook("kretprobe", f"kretprobe/{function}", target=function))
+
+
+def kprobe_multi(pattern: str, *, retprobe: bool = False) -> Callable[[Callable[..., Any]], Any]:
+    """One program on many kernel functions at once (a kprobe_multi link, Linux 5.18).
+
+    ``pattern`` is a kernel function name or a shell-style glob (``"vfs_*"``)
+    matched against ``/proc/kallsyms``; ``retprobe=True`` runs at return.
+    Needs ``CONFIG_FPROBE``; kernels without it refuse at attach time.
+    """
+    section = f"kretprobe.multi/{pattern}" if retprobe else f"kprobe.multi/{pattern}"
+    return _hook_decorator(Hook("kprobe_multi", section, target=pattern,
+                                options=(("retprobe", retprobe),)))
 
 
 def _uprobe(kind: str, binary: str, symbol: str | int, multi: bool) -> Hook:
