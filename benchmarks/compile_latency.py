@@ -14,6 +14,11 @@ counting calls per pid in a hash map.  Measured (median of --runs):
   from exec until it is attached.
 - bpftrace: wall time from exec until its BEGIN probe prints (probes are
   attached before BEGIN runs).
+- pythonbpf (optional, from its own venv, default /tmp/pythonbpf-venv or
+  $PYTHONBPF_VENV): benchmarks/peers/pythonbpf_getpid.py, cold (exec to
+  attached, peak RSS) and warm (BPF() + load + attach_all in one process).
+  It needs Python >= 3.12 and LLVM >= 21 opt/llc (put first on PATH here);
+  its rows are skipped, with the reason, when any of that is missing.
 
 Run as root:  python benchmarks/compile_latency.py [--runs 20]
 """
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import platform
 import shutil
@@ -36,6 +42,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 HAS_TIME = Path("/usr/bin/time").exists()
 TRACEPOINT = "syscalls/sys_enter_getpid"
+PYTHONBPF_VENV = Path(os.environ.get("PYTHONBPF_VENV", "/tmp/pythonbpf-venv"))
+PYTHONBPF_SCRIPT = HERE / "peers" / "pythonbpf_getpid.py"
+PYTHONBPF_MIN_LLVM = 21  # llvmlite 0.50's IR: opaque pointers, captures(none)
 
 PROGRAM = textwrap.dedent(
     """
@@ -161,9 +170,10 @@ def cold(runs: int, workdir: Path, mode: str) -> dict[str, float]:
     return {"ready": median_ms(ready), "rss_mib": statistics.median(rss)}
 
 
-def python_start(runs: int, workdir: Path, code: str) -> float:
+def python_start(runs: int, workdir: Path, code: str, python: str = sys.executable,
+                 env: dict[str, str] | None = None) -> float:
     """A fresh interpreter running ``code``, until it prints: the floor for any cold figure."""
-    cmd, env = [sys.executable, "-c", f"{code}; print('ready')"], python_env(workdir)
+    cmd, env = [python, "-c", f"{code}; print('ready')"], env or python_env(workdir)
     spawn_until(cmd, "ready", env)
     return median_ms([spawn_until(cmd, "ready", env)[0] for _ in range(runs)])
 
@@ -206,6 +216,57 @@ def bpftrace(runs: int) -> dict[str, float]:
     return {"ready": median_ms(ready), "rss_mib": statistics.median(rss)}
 
 
+# ---------------------------------------------------------------- pythonbpf
+
+
+def llvm_major(tool: str) -> int:
+    out = subprocess.run([tool, "--version"], capture_output=True, text=True).stdout
+    for word in out.replace("-", " ").split():
+        if word[:1].isdigit() and "." in word:
+            return int(word.split(".")[0])
+    return 0
+
+
+def pythonbpf_setup(workdir: Path) -> tuple[str, dict[str, str]] | str:
+    """(the venv's python, the children's env), or why pythonbpf cannot run here."""
+    python = PYTHONBPF_VENV / "bin" / "python"
+    if not python.exists():
+        return (f"{PYTHONBPF_VENV} not found (setup: python3.12 -m venv {PYTHONBPF_VENV} && "
+                f"{PYTHONBPF_VENV}/bin/pip install pythonbpf)")
+    r = subprocess.run([str(python), "-c", "import pythonbpf"], capture_output=True, text=True)
+    if r.returncode != 0:
+        err = (r.stderr.strip().splitlines() or ["?"])[-1]
+        return f"import pythonbpf failed in {PYTHONBPF_VENV}: {err}"
+    llcs = [shutil.which("llc") or ""]
+    llcs += sorted((str(p) for p in Path("/usr/lib").glob("llvm-*/bin/llc")),
+                   key=lambda p: -int(p.split("llvm-")[1].split("/")[0]))
+    for llc in llcs:
+        bindir = Path(llc).parent
+        if llc and (bindir / "opt").exists() and llvm_major(llc) >= PYTHONBPF_MIN_LLVM:
+            break
+    else:
+        return (f"no LLVM >= {PYTHONBPF_MIN_LLVM} opt/llc (pythonbpf runs them from PATH; "
+                "apt-get install llvm-22)")
+    env = python_env(workdir, PATH=f"{bindir}:{os.environ.get('PATH', '')}",
+                     TMPDIR=str(workdir))  # BPF() leaves its .o files in the temp dir
+    return str(python), env
+
+
+def pythonbpf(runs: int, python: str, env: dict[str, str]) -> dict[str, float]:
+    cmd = [python, str(PYTHONBPF_SCRIPT)]
+    spawn_until(cmd, "attached", env)  # bytecode written
+    ready, rss = [], []
+    for _ in range(runs):
+        r, m = spawn_until(cmd, "attached", env)
+        ready.append(r)
+        rss.append(m)
+    out = subprocess.run([*cmd, "--warm", str(runs)], capture_output=True, text=True, env=env,
+                         check=True).stdout
+    warm_ms = json.loads(out.strip().splitlines()[-1])
+    return {"ready": median_ms(ready), "rss_mib": statistics.median(rss),
+            **{f"warm_{k}": v for k, v in warm_ms.items()}}
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -230,6 +291,7 @@ def main() -> int:
     has_cache = importlib.util.find_spec("pyebpf.cache") is not None
     n = args.runs
     rows: list[tuple[str, float, str]] = []
+    skipped: list[str] = []
     with tempfile.TemporaryDirectory(prefix="pyebpf-bench-") as tmp:
         work = Path(tmp)
         w = warm(n, work, cache=False)
@@ -262,8 +324,28 @@ def main() -> int:
             b = bpftrace(n)
             rows.append(("bpftrace: exec to attached (BEGIN prints)", b["ready"],
                          f"peak RSS {b['rss_mib']:.0f} MiB"))
+        setup = pythonbpf_setup(work)
+        if isinstance(setup, str):
+            skipped.append(f"pythonbpf rows skipped: {setup}")
+        else:
+            pb_python, pb_env = setup
+            version = subprocess.run([pb_python, "-c", "import platform; "
+                                      "print(platform.python_version())"],
+                                     capture_output=True, text=True).stdout.strip()
+            rows.append((f"pythonbpf venv: python {version} -c 'import pythonbpf'",
+                         python_start(n, work, "import pythonbpf", pb_python, pb_env), ""))
+            p = pythonbpf(n, pb_python, pb_env)
+            for k in ("compile", "load", "attach"):
+                rows.append((f"pythonbpf warm: {k}", p[f"warm_{k}"],
+                             "BPF(): IR in-process, opt + llc processes" if k == "compile"
+                             else "load()" if k == "load" else "attach_all()"))
+            rows.append(("pythonbpf warm: compile+load+attach", p["warm_total"], ""))
+            rows.append(("pythonbpf cold start to attached", p["ready"],
+                         f"peak RSS {p['rss_mib']:.0f} MiB"))
     if not has_cache:
         print("note: pyebpf.cache is not installed here; cached rows are skipped")
+    for line in skipped:
+        print(line)
     print(f"\nmedian of {n} runs; {platform.node()} {platform.release()}, "
           f"{os.cpu_count()} CPUs, Python {platform.python_version()}\n")
     print("| measurement | ms | notes |\n|---|---:|---|")
