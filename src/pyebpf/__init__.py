@@ -174,6 +174,13 @@ _LAZY_SUBMODULES = ("links", "programs", "spec", "tracefs", "features", "symbols
                     "kernel")
 
 
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext pyebpf``: registers the ``%%ebpf`` cell magic (see pyebpf.notebook)."""
+    from .notebook import load_ipython_extension as load
+
+    load(ipython)
+
+
 def __getattr__(name: str) -> Any:
     import importlib
 
