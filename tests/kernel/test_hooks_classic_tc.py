@@ -11,10 +11,11 @@ import subprocess
 import pytest
 
 import pyebpf as bpf
-from pyebpf import features, net, netlink, u64
+from pyebpf import features, netlink, u64
 from pyebpf.links import in_netns
 
 from .netns import VethPair
+from .udp_match import tc_udp_to
 
 PORT = 4545
 counts = bpf.ArrayMap(u64, max_entries=4)
@@ -31,20 +32,14 @@ def reset() -> None:
 
 @bpf.tc(direction="ingress")
 def count_in(ctx) -> int:
-    if ctx.protocol != bpf.htons(net.ETH_P_IP):
-        return bpf.TC_ACT_OK
-    udp = ctx.header(net.UdpHdr, net.ETH_HLEN + 20)
-    if udp is not None and udp.dest == bpf.htons(PORT):
+    if tc_udp_to(ctx, PORT):
         counts.increment(0)
     return bpf.TC_ACT_OK
 
 
 @bpf.tc(direction="ingress")
 def drop_in(ctx) -> int:
-    if ctx.protocol != bpf.htons(net.ETH_P_IP):
-        return bpf.TC_ACT_OK
-    udp = ctx.header(net.UdpHdr, net.ETH_HLEN + 20)
-    if udp is not None and udp.dest == bpf.htons(PORT):
+    if tc_udp_to(ctx, PORT):
         counts.increment(1)
         return bpf.TC_ACT_SHOT
     return bpf.TC_ACT_OK
@@ -52,10 +47,7 @@ def drop_in(ctx) -> int:
 
 @bpf.tc(direction="egress")
 def count_out(ctx) -> int:
-    if ctx.protocol != bpf.htons(net.ETH_P_IP):
-        return bpf.TC_ACT_OK
-    udp = ctx.header(net.UdpHdr, net.ETH_HLEN + 20)
-    if udp is not None and udp.dest == bpf.htons(PORT):
+    if tc_udp_to(ctx, PORT):
         counts.increment(2)
     return bpf.TC_ACT_OK
 

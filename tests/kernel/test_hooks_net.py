@@ -19,9 +19,10 @@ from pathlib import Path
 import pytest
 
 import pyebpf as bpf
-from pyebpf import net, u64
+from pyebpf import u64
 
 from .netns import VethPair
+from .udp_match import tc_udp_to, xdp_udp_to
 
 PORT = 4343
 DENIED_PORT = 9
@@ -181,42 +182,28 @@ def test_netfilter_bad_arguments() -> None:
 
 @bpf.xdp
 def xdp_old(ctx) -> int:
-    eth = ctx.header(net.EthHdr, 0)
-    if eth is None or eth.proto != bpf.htons(net.ETH_P_IP):
-        return bpf.XDP_PASS
-    udp = ctx.header(net.UdpHdr, net.ETH_HLEN + 20)
-    if udp is not None and udp.dest == bpf.htons(PORT):
+    if xdp_udp_to(ctx, PORT):
         counts.increment(0)
     return bpf.XDP_PASS
 
 
 @bpf.xdp
 def xdp_new(ctx) -> int:
-    eth = ctx.header(net.EthHdr, 0)
-    if eth is None or eth.proto != bpf.htons(net.ETH_P_IP):
-        return bpf.XDP_PASS
-    udp = ctx.header(net.UdpHdr, net.ETH_HLEN + 20)
-    if udp is not None and udp.dest == bpf.htons(PORT):
+    if xdp_udp_to(ctx, PORT):
         counts.increment(1)
     return bpf.XDP_PASS
 
 
 @bpf.tc(direction="ingress")
 def tc_old(ctx) -> int:
-    if ctx.protocol != bpf.htons(net.ETH_P_IP):
-        return bpf.TC_ACT_OK
-    udp = ctx.header(net.UdpHdr, net.ETH_HLEN + 20)
-    if udp is not None and udp.dest == bpf.htons(PORT):
+    if tc_udp_to(ctx, PORT):
         counts.increment(0)
     return bpf.TC_ACT_OK
 
 
 @bpf.tc(direction="ingress")
 def tc_new(ctx) -> int:
-    if ctx.protocol != bpf.htons(net.ETH_P_IP):
-        return bpf.TC_ACT_OK
-    udp = ctx.header(net.UdpHdr, net.ETH_HLEN + 20)
-    if udp is not None and udp.dest == bpf.htons(PORT):
+    if tc_udp_to(ctx, PORT):
         counts.increment(1)
     return bpf.TC_ACT_OK
 
