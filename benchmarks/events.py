@@ -59,6 +59,14 @@ perf = bpf.PerfEventArray(event=Event)
 stats = bpf.ArrayMap(u64, 2)  # [0] events produced, [1] failed reserves
 
 
+def fill(e):  # noqa: ANN001, ANN201 - inlined into both ring programs
+    e.seq = 1
+    e.ts = bpf.ktime_get_ns()
+    e.pid = GEN_PID
+    e.cpu = bpf.get_smp_processor_id()
+    e.arg = 42
+
+
 @bpf.tracepoint("syscalls/sys_enter_getppid")
 def to_ring(ctx) -> int:
     if bpf.get_current_pid_tgid() >> 32 != GEN_PID:
@@ -68,11 +76,7 @@ def to_ring(ctx) -> int:
     if e is None:
         stats.increment(1)
         return 0
-    e.seq = 1
-    e.ts = bpf.ktime_get_ns()
-    e.pid = GEN_PID
-    e.cpu = bpf.get_smp_processor_id()
-    e.arg = 42
+    fill(e)
     ring.submit(e)
     return 0
 
@@ -86,11 +90,7 @@ def to_big(ctx) -> int:
     if e is None:
         stats.increment(1)
         return 0
-    e.seq = 1
-    e.ts = bpf.ktime_get_ns()
-    e.pid = GEN_PID
-    e.cpu = bpf.get_smp_processor_id()
-    e.arg = 42
+    fill(e)
     big.submit(e)
     return 0
 
