@@ -55,7 +55,8 @@ from pyebpf.errors import (
 )
 from pyebpf.spec import LineInfo, MapSpec, ObjectSpec, ProgramSpec
 
-__all__ = ["LoadedObject", "load_object", "resolve_kfunc", "verifier_error"]
+__all__ = ["LoadedObject", "global_data_read_only", "load_object", "resolve_kfunc",
+           "verifier_error"]
 
 _INSN = struct.Struct("<BBhi")
 _OP_LD_IMM64 = 0x18
@@ -267,8 +268,17 @@ class _Maps:
             data[offset:offset + len(value)] = value
         if any(data):
             sys_.map_update(fd, bytes(4), bytes(data).ljust(spec.value_size, b"\0"))
-        if name.endswith(".rodata") or spec.flags & BPF_F_RDONLY_PROG:
+        if global_data_read_only(name, spec):
             sys_.map_freeze(fd)
+
+
+def global_data_read_only(name: str, spec: MapSpec) -> bool:
+    """Whether the loader freezes this global-data map after writing it (``.rodata``).
+
+    A frozen map refuses syscall writes and writable mmaps, so user space maps
+    it ``PROT_READ`` (kernel/bpf/syscall.c: ``bpf_map_mmap``).
+    """
+    return name.endswith(".rodata") or bool(spec.flags & BPF_F_RDONLY_PROG)
 
 
 def _map_error(spec: MapSpec, exc: SyscallError) -> MapError:

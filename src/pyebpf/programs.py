@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import links
 from ._record import Record, record
 from .errors import AttachError, BPFError, CompileError, debug_tracebacks
 from .spec import ObjectSpec
+
+if TYPE_CHECKING:
+    from .variables import Globals
 
 __all__ = ["Program", "Subprogram", "CompiledProgram", "TestRunResult", "Object", "load",
            "compile"]
@@ -254,6 +257,7 @@ class Object:
         self._loaded = loaded
         self.programs = programs
         self.maps = maps
+        self._globals: Globals | None = None
 
     @classmethod
     def from_bytes(cls, data: bytes, *, source_name: str = "<bytes>") -> Object:
@@ -283,7 +287,26 @@ class Object:
         """Load a libbpf-style ELF object file."""
         return cls.from_bytes(Path(path).read_bytes(), source_name=os.fspath(path))
 
+    @property
+    def globals(self) -> Globals:
+        """The object's global variables by name (a :class:`pyebpf.variables.Globals`).
+
+        ``obj.globals["counter"].value``, ``obj.globals["counter"].numpy_view()``,
+        ``obj.globals.numpy_view(".bss")``: typed from the object's BTF, through
+        an mmap of each global-data map (mapped on first use).
+        """
+        if self._globals is None:
+            if self._loaded is None:
+                raise BPFError("this object is closed")
+            from .variables import Globals
+
+            self._globals = Globals.from_loaded(self._loaded)
+        return self._globals
+
     def close(self) -> None:
+        if self._globals is not None:
+            self._globals.close()
+            self._globals = None
         for p in self.programs.values():
             p.close()
         for m in self.maps.values():
