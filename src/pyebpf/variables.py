@@ -242,7 +242,7 @@ class Globals(Mapping[str, GlobalVar]):
         with bpf.Object.from_file("prog.o") as obj:
             obj.globals["input"].value = 7
             bss = obj.globals.numpy_view(".bss")
-            print(bss["counter"], bss.dtype.names)
+            print(bss["runs"], bss.dtype.names)
 
     Sections without a DATASEC (string literals, ``.rodata.str1.1``) are
     left out.  ``close()`` (done by ``obj.close()``) unmaps; views already
@@ -254,8 +254,8 @@ class Globals(Mapping[str, GlobalVar]):
         self._vars: dict[str, GlobalVar] = {}
         for sec in sections.values():
             for var in sec.variables:
-                # C names are unique per object, but a static local may repeat one;
-                # the first keeps the plain name, every one stays in its section's view.
+                # Names are unique in a C object (clang names static locals "func.x");
+                # should a hand-made object repeat one, the first keeps it.
                 self._vars.setdefault(var.name or "", var)
 
     @classmethod
