@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
-import threading
 from array import array
 from collections.abc import Iterator, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -152,10 +151,16 @@ class _Codec:
         # Ints decode in bulk with array.array (native order: BPF maps hold the host's
         # byte order), several times faster than struct.iter_unpack into a list.
         self._array_code = None
+        # One-call pack and tuple-unpack for plain ints, the common key and value;
+        # ``pack`` stays the checked path and gives the error message on a failure.
+        self.fast_pack: Any = self.pack
+        self.fast_unpack: Any = None
         if isinstance(type_, IntType) and not type_.is_bool:
             code = IntType._formats[(type_.size, type_.signed)]
             if array(code).itemsize == type_.size:
                 self._array_code = code
+            self.fast_pack = type_._struct.pack
+            self.fast_unpack = type_._struct.unpack
 
     @property
     def label(self) -> str:
@@ -270,7 +275,6 @@ class Map(MutableMapping):
         self._owned = False
         self._batch_ok = True
         self._ops: Any = None
-        self._ops_lock = threading.Lock()
         self._key = _Codec(key_type, key_size)
         self._value = _Codec(value_type, value_size)
         #: what :meth:`from_pinned`/:meth:`from_id` could not type from BTF
@@ -559,7 +563,7 @@ class Map(MutableMapping):
         flat = self._value.unpack_many(data, count * ncpu, _round8(self.value_size))
         return [flat[i * ncpu : (i + 1) * ncpu] for i in range(count)]
 
-    def _map_error(self, e: SyscallError, what: str) -> MapError:
+    def _map_error(self, e: OSError, what: str) -> MapError:
         reasons = {
             errno.E2BIG: f"{self._label} is full (max_entries={self.max_entries})",
             errno.EEXIST: f"{self._label} already has this key (flags=BPF_NOEXIST)",
@@ -573,37 +577,55 @@ class Map(MutableMapping):
     # ----------------------------------------------------------------- MutableMapping
 
     def _elem_ops(self) -> Any:
-        """The map's cached single-element syscall state (``syscalls.ElemOps``), or None
-        when the syscall layer in use has none (test fakes provide the plain wrappers)."""
+        """The map's single-element commands (``syscalls.ElemOps``), made on first use; None
+        for keyless maps and when the syscall layer has none (test fakes)."""
         ops = self._ops
-        if ops is None:
+        if ops is None and self.key_size:
             make = getattr(_sys(), "ElemOps", None)
-            if make is None:
-                return None
-            ops = self._ops = make(self.fd, self.key_size, self._value_stride)
+            if make is not None:
+                ops = self._ops = make(self.fd, self.key_size, self._value_stride)
         return ops
 
-    def _lookup_raw(self, packed_key: bytes) -> bytes | None:
-        ops = self._elem_ops() if self.key_size else None
+    def _packed_key(self, key: Any) -> bytes:
+        try:
+            return self._key.fast_pack(key)
+        except Exception:
+            return self._pack_key(key)  # raises MapTypeError saying what keys must be
+
+    def _find(self, key: Any) -> bytes | None:
+        """The raw value stored under ``key``, or None."""
+        packed = self._packed_key(key)
+        ops = self._ops or self._elem_ops()
         if ops is None:
-            return _sys().map_lookup(self.fd, packed_key, self._value_stride)
-        with self._ops_lock:
-            return ops.lookup(packed_key)
+            return _sys().map_lookup(self.fd, packed, self._value_stride)
+        try:
+            return ops.lookup(packed)
+        except OSError as e:
+            raise self._map_error(e, "lookup") from None
+
+    def _decode(self, raw: bytes) -> Any:
+        if self.per_cpu:
+            return self._unpack_values(raw, 1)[0]
+        return self._value.unpack(raw)
 
     def lookup(self, key: Any) -> Any:
         """The value for ``key``, or None when the map has no such key."""
-        raw = self._lookup_raw(self._pack_key(key))
+        raw = self._find(key)
         if raw is None:
             return None
-        if not self.per_cpu:
-            return self._value.unpack(raw)
-        return self._unpack_values(raw, 1)[0]
+        unpack = self._value.fast_unpack
+        if unpack is not None and not self.per_cpu:
+            return unpack(raw)[0]
+        return self._decode(raw)
 
     def __getitem__(self, key: Any) -> Any:
-        value = self.lookup(key)
-        if value is None:
+        raw = self._find(key)
+        if raw is None:
             raise MapKeyError(f"{self._label} has no key {key!r}", errno.ENOENT)
-        return value
+        unpack = self._value.fast_unpack
+        if unpack is not None and not self.per_cpu:
+            return unpack(raw)[0]
+        return self._decode(raw)
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self.update(key, value)
@@ -615,15 +637,20 @@ class Map(MutableMapping):
                 "assign a zero value instead",
                 errno.EINVAL,
             )
-        if not _sys().map_delete(self.fd, self._pack_key(key)):
+        packed = self._packed_key(key)
+        ops = self._ops or self._elem_ops()
+        try:
+            found = _sys().map_delete(self.fd, packed) if ops is None else ops.delete(packed)
+        except OSError as e:
+            raise self._map_error(e, "delete") from None
+        if not found:
             raise MapKeyError(f"{self._label} has no key {key!r}", errno.ENOENT)
 
     def __contains__(self, key: object) -> bool:
         try:
-            packed = self._pack_key(key)
+            return self._find(key) is not None
         except MapTypeError:
             return False
-        return self._lookup_raw(packed) is not None
 
     def update(  # type: ignore[override]
         self, key: Any = _MISSING, value: Any = _MISSING, flags: int = BPF_ANY, **kwargs: Any
@@ -643,16 +670,21 @@ class Map(MutableMapping):
             for k, v in kwargs.items():
                 self.update(k, v, flags)
             return
-        packed_key = self._pack_key(key)
-        packed_value = self._pack_value(value)
-        ops = self._elem_ops() if self.key_size else None
+        packed_key = self._packed_key(key)
+        if self.per_cpu:
+            packed_value = self._pack_value(value)
+        else:
+            try:
+                packed_value = self._value.fast_pack(value)
+            except Exception:
+                packed_value = self._pack_one_value(value)
+        ops = self._ops or self._elem_ops()
         try:
             if ops is None:
                 _sys().map_update(self.fd, packed_key, packed_value, flags)
             else:
-                with self._ops_lock:
-                    ops.update(packed_key, packed_value, flags)
-        except SyscallError as e:
+                ops.update(packed_key, packed_value, flags)
+        except OSError as e:
             raise self._map_error(e, "update") from None
 
     def get(self, key: Any, default: Any = None) -> Any:

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import errno as _errno
+import functools
 import os
 import platform
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +34,7 @@ from pyebpf.constants import (
 )
 from pyebpf.errors import SyscallError
 
+from . import fastpath
 from .cdef import ffi, libc
 
 __all__ = [
@@ -122,14 +125,22 @@ def _syscall_number(name: str) -> int:
 Funnel = Callable[[int, Any, int], int]
 
 
+@functools.cache
+def _nr() -> int:
+    return _syscall_number("bpf")
+
+
+# syscall(2) through a fixed four-argument type: cffi builds the call description
+# of a variadic function anew at every call (about 0.4 us).  glibc's and musl's
+# syscall() read the argument registers directly, which the fixed type fills.
+_bpf_fixed = ffi.cast("long (*)(long, long, void *, long)", libc.syscall)
+
+
 def _kernel_funnel(cmd: int, attr: Any, size: int) -> int:
     """The real ``bpf(cmd, attr, size)``; returns the result or ``-errno``."""
-    nr = _syscall_number("bpf")
+    nr = _nr()
     while True:
-        ret = libc.syscall(
-            ffi.cast("long", nr), ffi.cast("long", cmd), ffi.cast("void *", attr),
-            ffi.cast("long", size),
-        )
+        ret = _bpf_fixed(nr, cmd, attr, size)
         if ret >= 0:
             return int(ret)
         err = ffi.errno
@@ -409,61 +420,112 @@ def map_lookup_batch_into(
     return int(attr.count), ffi.unpack(out_b, token_size), done
 
 
-class ElemOps:
-    """One map's single-element commands with the attr and buffers made once: the hot
-    path of ``m[k]``, ``m[k] = v`` and ``k in m`` (about 4x less Python work per call
-    than the plain wrappers).  Calls still go through the funnel.
+# Single-element commands made through the cffi path in this process; past the
+# threshold the native path is compiled even if that means importing llvmlite.
+_elem_calls = 0
+_NATIVE_AFTER = 20_000
 
-    Not thread-safe: the buffers are shared, so callers serialize (``maps`` holds a
-    lock per map).
+
+class ElemOps:
+    """One map's single-element commands, the hot path of ``m[k]``, ``m[k] = v``,
+    ``del m[k]`` and ``k in m``:
+
+    - ``lookup(key) -> bytes | None`` (None when the key is absent);
+    - ``update(key, value, flags) -> None``;
+    - ``delete(key) -> bool`` (False when the key is absent).
+
+    Keys and values are packed bytes of the map's sizes; other failures raise
+    ``OSError`` with the kernel's errno.  The three are builtins from
+    :mod:`.fastpath` when it is ready (compiled code whose cost is the system
+    call), else methods over a cffi attr prepared once.  A process starts on the
+    native path when the code is cached or llvmlite is already loaded, and
+    switches to it after ``_NATIVE_AFTER`` cffi-path calls otherwise.  Safe to
+    share between threads.
     """
 
-    def __init__(self, fd: int, key_size: int, value_size: int) -> None:
+    def __init__(self, fd: int, key_size: int, value_size: int, *, native: bool = True) -> None:
+        self.fd = fd
         self.key_size = key_size
         self.value_size = value_size
-        self._key, self._value = _out(key_size), _out(value_size)
-        self._kbuf = ffi.buffer(self._key, key_size)
-        self._vbuf = ffi.buffer(self._value, value_size)
-        self.attr = _elem_attr(fd, self._key, self._value, 0)
-        self._size = ffi.sizeof(self.attr[0])
-        # pre-cast variadic arguments of syscall(2) for the kernel funnel
-        self._nr = ffi.cast("long", _syscall_number("bpf"))
-        self._attr_arg = ffi.cast("void *", self.attr)
-        self._size_arg = ffi.cast("long", self._size)
-        self._cmd_args = {c: ffi.cast("long", int(c)) for c in
-                          (Cmd.MAP_LOOKUP_ELEM, Cmd.MAP_UPDATE_ELEM, Cmd.MAP_DELETE_ELEM)}
+        self.native = native  # False keeps the cffi path (tests compare the two)
+        self._nr_value = _syscall_number("bpf")
+        self._lock = threading.Lock()
+        self._prepared = False
+        if native and _funnel is _kernel_funnel and (fastpath.ready() or fastpath.cheap()):
+            fastpath.prepare()
+        self._bind()
+
+    def _bind(self) -> None:
+        native = None
+        if self.native and _funnel is _kernel_funnel:
+            native = fastpath.elem_functions(
+                self.fd, self._nr_value, self.key_size, self.value_size)
+        if native is not None:
+            self.lookup, self.update, self.delete = native
+            return
+        self.lookup, self.update, self.delete = self._lookup, self._update, self._delete
+        if not self._prepared:
+            self._prepared = True
+            self._key, self._value = _out(self.key_size), _out(self.value_size)
+            self._kbuf = ffi.buffer(self._key, self.key_size)
+            self._vbuf = ffi.buffer(self._value, self.value_size)
+            self.attr = _elem_attr(self.fd, self._key, self._value, 0)
+            self._size = ffi.sizeof(self.attr[0])
+            self._attr_arg = ffi.cast("void *", self.attr)
 
     def _call(self, cmd: Cmd) -> int:
         """The command on the prepared attr: its result, or ``-errno``."""
+        global _elem_calls
         if _funnel is not _kernel_funnel:
             return _funnel(int(cmd), self.attr, self._size)
+        _elem_calls += 1
+        # DELETE_ELEM reads up to ``key``: a longer attr with ``value`` set is EINVAL.
+        size = 16 if cmd == Cmd.MAP_DELETE_ELEM else self._size
         while True:
-            ret = libc.syscall(self._nr, self._cmd_args[cmd], self._attr_arg, self._size_arg)
+            ret = _bpf_fixed(_nr(), int(cmd), self._attr_arg, size)
             if ret >= 0:
                 return int(ret)
             err = ffi.errno
             if err != _errno.EINTR:
                 return -err
 
-    def lookup(self, key: bytes) -> bytes | None:
-        """``BPF_MAP_LOOKUP_ELEM``; ``None`` on ENOENT."""
-        self._kbuf[:] = key
-        self.attr.flags = 0
-        ret = self._call(Cmd.MAP_LOOKUP_ELEM)
-        if ret < 0:
-            if ret == -_errno.ENOENT:
-                return None
-            raise SyscallError(Cmd.MAP_LOOKUP_ELEM.op_name, -ret)
-        return self._vbuf[:]
+    def _maybe_native(self) -> None:
+        if (self.native and _elem_calls >= _NATIVE_AFTER and _funnel is _kernel_funnel
+                and fastpath.prepare()):
+            self._bind()
 
-    def update(self, key: bytes, value: bytes, flags: int = 0) -> None:
-        """``BPF_MAP_UPDATE_ELEM``."""
-        self._kbuf[:] = key
-        self._vbuf[:] = value
-        self.attr.flags = flags
-        ret = self._call(Cmd.MAP_UPDATE_ELEM)
+    def _lookup(self, key: bytes) -> bytes | None:
+        with self._lock:
+            self._kbuf[:] = key
+            ret = self._call(Cmd.MAP_LOOKUP_ELEM)
+            value = self._vbuf[:] if ret >= 0 else None
+        if _elem_calls >= _NATIVE_AFTER:
+            self._maybe_native()
+        if ret < 0 and ret != -_errno.ENOENT:
+            raise SyscallError(Cmd.MAP_LOOKUP_ELEM.op_name, -ret)
+        return value
+
+    def _update(self, key: bytes, value: bytes, flags: int = 0) -> None:
+        with self._lock:
+            self._kbuf[:] = key
+            self._vbuf[:] = value
+            self.attr.flags = flags
+            ret = self._call(Cmd.MAP_UPDATE_ELEM)
+            self.attr.flags = 0
+        if _elem_calls >= _NATIVE_AFTER:
+            self._maybe_native()
         if ret < 0:
             raise SyscallError(Cmd.MAP_UPDATE_ELEM.op_name, -ret)
+
+    def _delete(self, key: bytes) -> bool:
+        with self._lock:
+            self._kbuf[:] = key
+            ret = self._call(Cmd.MAP_DELETE_ELEM)
+        if _elem_calls >= _NATIVE_AFTER:
+            self._maybe_native()
+        if ret < 0 and ret != -_errno.ENOENT:
+            raise SyscallError(Cmd.MAP_DELETE_ELEM.op_name, -ret)
+        return ret >= 0
 
 
 def map_update_batch(
