@@ -64,6 +64,21 @@ def test_lookup_update_delete_outcomes(ops, table):
     assert 7 not in table and table[8] == 80
 
 
+def test_next_key_walks_every_key(ops, table):
+    assert ops.next_key(None) is None  # empty map
+    for k in range(10):
+        table[k] = k
+    seen, key = [], None
+    while (key := ops.next_key(key)) is not None:
+        seen.append(U32.unpack(key)[0])
+    assert sorted(seen) == list(range(10))
+    # a key that is gone restarts the walk from the first key (kernel semantics)
+    assert ops.next_key(U32.pack(99)) == ops.next_key(None)
+    # the walk left the attr pointing at the key and value buffers again
+    assert U64.unpack(ops.lookup(U32.pack(3)))[0] == 3
+    assert ops.update(U32.pack(3), U64.pack(33), 0) is None and table[3] == 33
+
+
 def test_full_map_is_e2big(ops):
     small = bpf.HashMap(bpf.u32, bpf.u32, 2)
     small.create()
@@ -89,6 +104,8 @@ def test_native_checks_its_arguments(table):
         o.update(U32.pack(1), b"\0" * 9, 0)
     with pytest.raises(TypeError):
         o.lookup("abcd")
+    with pytest.raises(ValueError, match="wrong size"):
+        o.next_key(b"ab")
     with pytest.raises(TypeError):
         o.update(U32.pack(1), U64.pack(1))  # flags missing
     assert o.lookup(U32.pack(1)) is None  # nothing was written by the refused calls

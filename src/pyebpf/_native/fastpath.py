@@ -2,13 +2,15 @@
 
 A cffi ABI call costs several hundred nanoseconds of argument conversion, GIL
 release and errno bookkeeping: more than half of what the kernel spends on a
-``BPF_MAP_LOOKUP_ELEM``.  This module compiles three small host functions with
+``BPF_MAP_LOOKUP_ELEM``.  This module compiles four small host functions with
 the LLVM that pyebpf already carries (llvmlite's MCJIT) and wraps them as
 CPython builtins, so Python calls them like ``os.getpid``:
 
 - ``lookup(key: bytes) -> bytes | None`` (``None`` on ENOENT);
 - ``update(key: bytes, value: bytes, flags: int) -> None``;
-- ``delete(key: bytes) -> bool`` (``False`` on ENOENT).
+- ``delete(key: bytes) -> bool`` (``False`` on ENOENT);
+- ``next_key(key: bytes | None) -> bytes | None`` (the first key for None; None
+  after the last).
 
 Other failures raise ``OSError`` with the kernel's errno.  Each map gets its own
 builtins whose ``self`` is a private ``bytearray`` holding the map's
@@ -45,7 +47,8 @@ _NR = 32  # syscall number of bpf(2)
 _KEY_SIZE = 40
 _VALUE_SIZE = 48
 _RT = 56  # pointer to the runtime table
-_HEADER = 64
+_KEY_BUF, _VALUE_BUF, _NEXT_BUF = 64, 72, 80  # the buffers (attr's pointers move for next_key)
+_HEADER = 88
 
 # The runtime table: entry points by index (8 bytes each).
 _RT_NAMES = (
@@ -58,10 +61,10 @@ _RT_NAMES = (
 _RT_INDEX = {name: i for i, name in enumerate(_RT_NAMES)}
 
 _ENOENT, _EINTR = 2, 4
-_CMD_LOOKUP, _CMD_UPDATE, _CMD_DELETE = 1, 2, 3  # enum bpf_cmd
+_CMD_LOOKUP, _CMD_UPDATE, _CMD_DELETE, _CMD_NEXT_KEY = 1, 2, 3, 4  # enum bpf_cmd
 # How much of bpf_attr each command reads: the kernel wants the rest zero, and
 # DELETE_ELEM ends at ``key`` (our ``value`` pointer would make it EINVAL).
-_ATTR_SIZE = {_CMD_LOOKUP: 32, _CMD_UPDATE: 32, _CMD_DELETE: 16}
+_ATTR_SIZE = {_CMD_LOOKUP: 32, _CMD_UPDATE: 32, _CMD_DELETE: 16, _CMD_NEXT_KEY: 24}
 
 # Where a bytearray keeps its buffer pointer (PyByteArrayObject.ob_start); checked
 # against the real address before anything is compiled.
@@ -72,7 +75,7 @@ _METH_FASTCALL = 0x0080
 
 
 def _ir() -> str:
-    """The three functions in LLVM IR; every external address comes from the table."""
+    """The functions in LLVM IR; every external address comes from the table."""
     rt = {name: i for name, i in _RT_INDEX.items()}
 
     def fn(var: str, name: str) -> str:
@@ -208,7 +211,49 @@ def _ir() -> str:
         + give("Py_None")
         + raise_oserror + raise_size + raise_args + null + "}\n"
     )
-    return lookup + delete + update
+    def ctx_ptr(var: str, off: int) -> str:
+        return (f"  %{var}.p = getelementptr i8, ptr %ctx, i64 {off}\n"
+                f"  %{var} = load ptr, ptr %{var}.p\n")
+
+    # next_key(None) is the first key; attr.key is NULL for it, and attr's second
+    # pointer is the next-key buffer during the call.
+    next_key = (
+        "define ptr @pyebpf_next_key(ptr %self, ptr %key) {\n"
+        "entry:\n" + prologue
+        + fn("none", "Py_None")
+        + f"  %akey.p = getelementptr i8, ptr %ctx, i64 {_ATTR + 8}\n"
+        f"  %aval.p = getelementptr i8, ptr %ctx, i64 {_ATTR + 16}\n"
+        "  %first = icmp eq ptr %key, %none\n"
+        "  br i1 %first, label %nokey, label %given\n"
+        "nokey:\n"
+        "  store ptr null, ptr %akey.p\n"
+        "  br label %go\n"
+        "given:\n"
+        + copy_in("k", "%key", _KEY_SIZE, _ATTR + 8, "badsize")
+        + "  br label %go\n"
+        "go:\n"
+        + ctx_ptr("nbuf", _NEXT_BUF)
+        + "  store ptr %nbuf, ptr %aval.p\n"
+        + syscall(_CMD_NEXT_KEY, "found")
+        + "  br label %restore\n"
+        "restore:\n"
+        + ctx_ptr("kbuf.r", _KEY_BUF) + ctx_ptr("vbuf.r", _VALUE_BUF)
+        + "  store ptr %kbuf.r, ptr %akey.p\n"
+        "  store ptr %vbuf.r, ptr %aval.p\n"
+        "  br i1 %noent, label %missing, label %oserror\n"
+        "missing:\n" + give("Py_None")
+        + "found:\n"
+        + ctx_ptr("kbuf.f", _KEY_BUF) + ctx_ptr("vbuf.f", _VALUE_BUF)
+        + "  store ptr %kbuf.f, ptr %akey.p\n"
+        "  store ptr %vbuf.f, ptr %aval.p\n"
+        + fn("fsz", "PyBytes_FromStringAndSize")
+        + f"  %ks.p = getelementptr i8, ptr %ctx, i64 {_KEY_SIZE}\n"
+        "  %ks = load i64, ptr %ks.p\n"
+        "  %res = call ptr %fsz(ptr %nbuf, i64 %ks)\n"
+        "  ret ptr %res\n"
+        + raise_oserror + raise_size + null + "}\n"
+    )
+    return lookup + delete + update + next_key
 
 
 def _compile() -> tuple[bytes, dict[str, int]]:
@@ -358,7 +403,7 @@ class _Native:
 
         self._defs = {}
         for name, flags in (("lookup", _METH_O), ("delete", _METH_O),
-                            ("update", _METH_FASTCALL)):
+                            ("update", _METH_FASTCALL), ("next_key", _METH_O)):
             address = base + offsets[f"pyebpf_{name}"]
             self._defs[name] = MethodDef(f"bpf_map_{name}".encode(), address, flags, None)
         new = api.PyCFunction_NewEx
@@ -367,10 +412,11 @@ class _Native:
         new.argtypes = [ctypes.c_void_p, ctypes.py_object, ctypes.py_object]
         self._new = new
 
-    def functions(self, fd: int, nr: int, key_size: int, value_size: int) -> tuple[Any, Any, Any]:
+    def functions(self, fd: int, nr: int, key_size: int, value_size: int) -> tuple[Any, ...]:
         key_off = _HEADER
         value_off = key_off + (key_size + 7) // 8 * 8
-        ctx = bytearray(value_off + max(value_size, 1))
+        next_off = value_off + (value_size + 7) // 8 * 8
+        ctx = bytearray(next_off + max(key_size, 1))
         # The exported view pins the buffer: a bytearray with exports cannot be resized.
         pin = memoryview(ctx)
         base = int(ffi.cast("uintptr_t", ffi.from_buffer(ctx)))
@@ -383,10 +429,13 @@ class _Native:
         words[_KEY_SIZE // 8] = key_size
         words[_VALUE_SIZE // 8] = value_size
         words[_RT // 8] = self.table_addr
+        words[_KEY_BUF // 8] = base + key_off
+        words[_VALUE_BUF // 8] = base + value_off
+        words[_NEXT_BUF // 8] = base + next_off
         holder = _Context(ctx, pin, self)
         ref = self._ctypes.byref
-        return tuple(self._new(ref(self._defs[name]), ctx, holder)  # type: ignore[return-value]
-                     for name in ("lookup", "update", "delete"))
+        return tuple(self._new(ref(self._defs[name]), ctx, holder)
+                     for name in ("lookup", "update", "delete", "next_key"))
 
 
 class _Context:
@@ -462,8 +511,9 @@ def disable(reason: str = "disabled") -> None:
     _native, _failed = None, reason
 
 
-def elem_functions(fd: int, nr: int, key_size: int, value_size: int) -> tuple[Any, Any, Any] | None:
-    """``(lookup, update, delete)`` builtins for one map, or None without the native path."""
+def elem_functions(fd: int, nr: int, key_size: int, value_size: int) -> tuple[Any, ...] | None:
+    """``(lookup, update, delete, next_key)`` builtins for one map, or None without the
+    native path."""
     if _native is None:
         return None
     return _native.functions(fd, nr, key_size, value_size)

@@ -432,7 +432,8 @@ class ElemOps:
 
     - ``lookup(key) -> bytes | None`` (None when the key is absent);
     - ``update(key, value, flags) -> None``;
-    - ``delete(key) -> bool`` (False when the key is absent).
+    - ``delete(key) -> bool`` (False when the key is absent);
+    - ``next_key(key | None) -> bytes | None`` (the first key for None, None at the end).
 
     Keys and values are packed bytes of the map's sizes; other failures raise
     ``OSError`` with the kernel's errno.  The three are builtins from
@@ -461,9 +462,10 @@ class ElemOps:
             native = fastpath.elem_functions(
                 self.fd, self._nr_value, self.key_size, self.value_size)
         if native is not None:
-            self.lookup, self.update, self.delete = native
+            self.lookup, self.update, self.delete, self.next_key = native
             return
         self.lookup, self.update, self.delete = self._lookup, self._update, self._delete
+        self.next_key = self._next_key
         if not self._prepared:
             self._prepared = True
             self._key, self._value = _out(self.key_size), _out(self.value_size)
@@ -516,6 +518,14 @@ class ElemOps:
             self._maybe_native()
         if ret < 0:
             raise SyscallError(Cmd.MAP_UPDATE_ELEM.op_name, -ret)
+
+    def _next_key(self, key: bytes | None) -> bytes | None:
+        global _elem_calls
+        _elem_calls += 1
+        found = map_get_next_key(self.fd, key, self.key_size)
+        if _elem_calls >= _NATIVE_AFTER:
+            self._maybe_native()
+        return found
 
     def _delete(self, key: bytes) -> bool:
         with self._lock:
