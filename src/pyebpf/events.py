@@ -43,9 +43,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import mmap
 import select
 import struct
+import time
 from collections.abc import Callable, Iterator
 from itertools import starmap
 from typing import Any
@@ -61,20 +63,37 @@ BPF_RINGBUF_DISCARD_BIT = 1 << 30
 BPF_RINGBUF_HDR_SZ = 8
 # UAPI linux/perf_event.h
 PERF_TYPE_SOFTWARE = 1
+PERF_COUNT_SW_CPU_CLOCK = 0
 PERF_COUNT_SW_BPF_OUTPUT = 10
+PERF_EVENT_IOC_SET_OUTPUT = 0x2405  # _IO('$', 5)
 PERF_SAMPLE_RAW = 1 << 10
 PERF_RECORD_LOST = 2
 PERF_RECORD_SAMPLE = 9
+_PERF_LOST_SIZE = 24  # struct { perf_event_header; u64 id; u64 lost; }
 # struct perf_event_mmap_page: data_head at byte 1024, data_tail at 1032 (u64 indexes).
 _DATA_HEAD = 1024 // 8
 _DATA_TAIL = 1032 // 8
 
 _PAGE = mmap.PAGESIZE
 _BATCH = 4096  # records decoded before the consumer position moves on
+# Events decoded per step of poll()/consume(): few enough that the objects of a step
+# are freed before the garbage collector's youngest generation fills (700 net
+# allocations; an event is two, the object and its __dict__).  With 4096 per step
+# each step's events survived into older generations and full collections took a
+# quarter of the decoding time.
+_CHUNK = 256
+# When the last wait found events soon, check the rings for this long before sleeping
+# in epoll: a busy producer is then read without a wake-up (which costs the producer an
+# irq_work and the reader a context switch).
+_SPIN = 50e-6
 _HDR = struct.Struct("<I")
 _PERF_HDR = struct.Struct("<IHH")
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
+# The flush event's sampling period: 20 us stays under the kernel's default limit of
+# 100,000 samples/s (perf_event_max_sample_rate); waited for at most _FLUSH_TIMEOUT s.
+_FLUSH_PERIOD_NS = 20_000
+_FLUSH_TIMEOUT = 0.01
 
 
 def _sys() -> Any:
@@ -142,30 +161,30 @@ class _Decoder:
         flat = _flat_format(event_type) if event_type is not None else None
         self._flat = flat
         self._struct = struct.Struct("<" + flat[0]) if flat else None
-        self._makers: dict[int, Callable[[tuple], Any]] = {}
+        self._maker: Callable[..., Any] | None = None
 
     @property
     def fixed(self) -> bool:
         return self.type is not None
 
-    def maker(self, header: bool) -> Callable[..., Any]:
-        """A function of the unpacked items (after one ring-buffer header item when
-        ``header``) that returns the event value."""
-        made = self._makers.get(header)
-        if made is None:
-            made = self._makers[header] = self._build_maker(header)
-        return made
+    def maker(self) -> Callable[..., Any]:
+        """A function of the unpacked items of one event that returns the event value."""
+        if self._maker is None:
+            self._maker = self._build_maker()
+        return self._maker
 
-    def _build_maker(self, header: bool) -> Callable[..., Any]:
+    def _build_maker(self) -> Callable[..., Any]:
         assert self._flat is not None and self.type is not None
         nitems = sum(count for _, _, _, count in self._flat[1])
-        params = (["_hdr"] if header else []) + [f"a{i}" for i in range(nitems)]
+        params = [f"a{i}" for i in range(nitems)]
         if isinstance(self.type, IntType):
             body = "    return bool(a0)\n" if self.type.is_bool else "    return a0\n"
         else:
             # Generated once per event type: items arrive as arguments (itertools.starmap
-            # over struct.iter_unpack) and fill the instance's __dict__ in one call.
-            parts = []
+            # over struct.iter_unpack).  Stores into the fresh instance's __dict__ measured
+            # faster than __dict__.update(**fields) or one object.__setattr__ per field,
+            # and bypass Struct.__setattr__'s field-name check (the names come from the type).
+            stores = []
             for name, kind, item, count in self._flat[1]:
                 if kind == "int":
                     expr = f"a{item}"
@@ -173,12 +192,8 @@ class _Decoder:
                     expr = f"a{item}.partition(b'\\0')[0].decode('utf-8', 'replace')"
                 else:
                     expr = "[" + ", ".join(f"a{i}" for i in range(item, item + count)) + "]"
-                parts.append(f"{name}={expr}")
-            body = (
-                "    o = _new(_cls)\n"
-                f"    o.__dict__.update({', '.join(parts)})\n"
-                "    return o\n"
-            )
+                stores.append(f"    d[{name!r}] = {expr}\n")
+            body = "    o = _new(_cls)\n    d = o.__dict__\n" + "".join(stores) + "    return o\n"
         src = f"def make({', '.join(params)}, _new=_new, _cls=_cls):\n{body}"
         scope: dict[str, Any] = {"_new": object.__new__,
                                  "_cls": getattr(self.type, "cls", None)}
@@ -196,7 +211,7 @@ class _Decoder:
                 errno.EINVAL,
             )
         if self._struct is not None:
-            return self.maker(False)(*self._struct.unpack_from(data))
+            return self.maker()(*self._struct.unpack_from(data))
         return self.type.unpack(data[: self.size])
 
     def numpy_dtype(self) -> Any:
@@ -243,6 +258,10 @@ class _Channel:
         out[: len(head)] = head
         out[len(head) :] = tail
         return out
+
+    def ready(self) -> bool:  # pragma: no cover - abstract
+        """Whether data may be waiting (a cheap check of the shared positions, no syscall)."""
+        raise NotImplementedError
 
     def drain(self, limit: int) -> list:  # pragma: no cover - abstract
         """Up to ``limit`` decoded events that are ready now ([] when none)."""
@@ -305,7 +324,7 @@ class RingBufReader(_Channel):
         self._stride = stride
         flat = self.decoder._flat
         self._batch_struct = (
-            struct.Struct(f"<I4x{flat[0]}{stride - 8 - self.decoder.size}x") if flat else None
+            struct.Struct(f"<8x{flat[0]}{stride - 8 - self.decoder.size}x") if flat else None
         )
 
     def close(self) -> None:
@@ -315,10 +334,16 @@ class RingBufReader(_Channel):
             m.close()
         self._maps = []
 
-    def _scan(self, limit: int, on_record: Callable[[memoryview], None]) -> int:
-        """The slow path: record by record from the consumer position; returns records seen."""
+    def ready(self) -> bool:
+        """Whether records (maybe still busy) sit between the consumer and producer positions."""
+        return self._prod[0] != self._cons[0]
+
+    def _scan(self, limit: int, on_record: Callable[[memoryview], None],
+              end: int | None = None) -> int:
+        """The slow path: record by record from the consumer position up to ``end`` (default:
+        the producer position); returns the records handed to ``on_record``."""
         cons_pos = self._cons[0]
-        prod_pos = self._prod[0]
+        prod_pos = self._prod[0] if end is None else end
         data, mask = self._data, self.mask
         n = 0
         while cons_pos < prod_pos and n < limit:
@@ -334,11 +359,19 @@ class RingBufReader(_Channel):
         self._cons[0] = cons_pos
         return n
 
-    def _fast_count(self, limit: int) -> tuple[int, int]:
-        """(offset, count) of the leading run of committed records of exactly the event size."""
+    def _whole_records(self, limit: int, end: int) -> tuple[int, int]:
+        """(offset, count) of the records of the event's stride between the consumer position
+        and ``end``, at most ``limit``.  The data area is mapped twice in a row, so they are
+        contiguous in ``_data``; the caller checks their length words (:meth:`_plain`)."""
         cons_pos = self._cons[0]
-        avail = self._prod[0] - cons_pos
-        return cons_pos & self.mask, min(avail // self._stride, limit)
+        return cons_pos & self.mask, max(0, min((end - cons_pos) // self._stride, limit))
+
+    def _plain(self, lengths: list[int]) -> int:
+        """How many of the records with these length words the fast paths take as a block:
+        committed records of exactly the event size (a busy, discarded or other-size
+        record ends the run)."""
+        size = self.decoder.size
+        return len(lengths) if lengths.count(size) == len(lengths) else _first_other(lengths, size)
 
     def drain(self, limit: int = _BATCH) -> list:
         out: list = []
@@ -350,24 +383,24 @@ class RingBufReader(_Channel):
         if self._batch_struct is None:
             self._scan(limit, slow)
             return out
-        make = self.decoder.maker(True)
-        size = self.decoder.size
+        make = self.decoder.maker()
         unpack = self._batch_struct.iter_unpack
-        words = self._stride // 4
+        stride = self._stride
         while len(out) < limit:
-            off, count = self._fast_count(limit - len(out))
+            end = self._prod[0]
+            off, count = self._whole_records(limit - len(out), end)
             if count:
-                view = self._data[off : off + count * self._stride]
-                headers = view.cast("I")[::words].tolist()
-                good = count if headers.count(size) == count else _first_other(headers, size)
-                if good:
-                    out.extend(starmap(make, unpack(view[: good * self._stride])))
-                    self._cons[0] += good * self._stride
+                count = self._plain(self._data[off : off + count * stride].cast("I")[:: stride // 4]
+                                    .tolist())
+            if count:
+                view = self._data[off : off + count * stride]
+                out.extend(starmap(make, unpack(view)))
                 view.release()
-                if good == count:
-                    continue
+                self._cons[0] += count * stride
+                if self._cons[0] == end:
+                    break  # all that was there; the caller comes back for more
             # One record the fast path cannot take (skipping discarded ones), or none left.
-            if not self._scan(1, slow):
+            elif not self._scan(1, slow, end):
                 break
         return out
 
@@ -377,42 +410,45 @@ class RingBufReader(_Channel):
         return out
 
     def drain_numpy(self, limit: int) -> Any:
+        """Up to ``limit`` events as one structured array: what was there when called.
+
+        Stopping at the producer position read on entry bounds the call: a producer
+        as fast as the copy cannot keep it looping.
+        """
         import numpy as np
 
         dtype = self.decoder.numpy_dtype()
         size = self.decoder.size
         stride = self._stride
+        end = self._prod[0]
+        # Copied in the widest unit dividing the event size: the copy is one strided
+        # NumPy assignment, several times faster per byte in u64 than in u8 columns.
+        unit = next(u for u in (8, 4, 2, 1) if size % u == 0)
         parts = []
         total = 0
         raws: list[bytes] = []
-
-        def keep(rec: memoryview) -> None:
-            raws.append(bytes(rec))
-
         while total < limit:
-            off, count = self._fast_count(limit - total)
+            off, count = self._whole_records(limit - total, end)
+            if count:  # the length words as one strided array: no Python int per record
+                lengths = np.ndarray((count,), dtype="<u4", buffer=self._data, offset=off,
+                                     strides=(stride,))
+                other = lengths != size
+                del lengths
+                if other.any():
+                    count = int(other.argmax())
             if count:
-                view = self._data[off : off + count * stride]
-                # Records as rows of bytes: the header check and the copy of the event
-                # columns are plain strided memory operations.
-                rows = np.frombuffer(view, dtype=np.uint8).reshape(count, stride)
-                ok = rows[:, :4].copy().view("<u4")[:, 0] == size
-                good = count if ok.all() else int(ok.argmin())
-                if good:
-                    events = rows[:good, 8 : 8 + size].copy()  # before the kernel reuses it
-                    parts.append(events.view(dtype)[:, 0])
-                    total += good
-                    self._cons[0] += good * stride
-                del rows, ok
-                view.release()
-                if good == count:
-                    continue
+                rows = np.ndarray((count, size // unit), dtype=f"<u{unit}", buffer=self._data,
+                                  offset=off + BPF_RINGBUF_HDR_SZ, strides=(stride, unit))
+                parts.append(rows.copy().view(dtype)[:, 0])  # copied before the kernel reuses it
+                del rows
+                total += count
+                self._cons[0] += count * stride
+                continue
             # Not a plain record next (discarded, busy, another size) or nothing left:
             # the slow path takes one record, skipping discarded ones.
             raws.clear()
-            self._scan(1, keep)
-            if not raws:  # empty, or the next record is still busy
-                break
+            if not self._scan(1, lambda rec: raws.append(bytes(rec)), end):
+                break  # empty, or the next record is still busy
             if len(raws[0]) < size:
                 self.decoder.decode(raws[0])  # raises the size error
             parts.append(np.frombuffer(bytearray(raws[0][:size]), dtype=dtype))
@@ -429,7 +465,8 @@ class RingBufReader(_Channel):
 
 
 class _PerfRing:
-    """One CPU's perf ring: the event fd and its mapping."""
+    """One CPU's perf ring: the event fd, its mapping, and the event that flushes its
+    lost count (see :meth:`PerfBufReader._flush`)."""
 
     def __init__(self, fd: int, pages: int) -> None:
         self.fd = fd
@@ -438,16 +475,31 @@ class _PerfRing:
         self.meta = memoryview(self.mm)[:_PAGE].cast("Q")
         self.data = memoryview(self.mm)[_PAGE:]
         self.size = pages * _PAGE
+        self.flush_fd = -1
+        #: seen nearly full since the last flush: the kernel may hold an unreported lost count
+        self.dirty = False
 
     def close(self) -> None:
         self.meta.release()
         self.data.release()
         self.mm.close()
+        if self.flush_fd >= 0:
+            _sys().close(self.flush_fd)
         _sys().close(self.fd)
 
 
 class PerfBufReader(_Channel):
-    """The reader side of one ``BPF_MAP_TYPE_PERF_EVENT_ARRAY`` (see the module docstring)."""
+    """The reader side of one ``BPF_MAP_TYPE_PERF_EVENT_ARRAY`` (see the module docstring).
+
+    Exact loss accounting: the kernel counts a dropped sample in the ring and
+    writes the ``PERF_RECORD_LOST`` record only with the next record that fits
+    (``perf_output_begin``), so the count of the last overflow would stay in the
+    kernel once the producer stops.  Each ring therefore gets a second, disabled
+    ``PERF_COUNT_SW_CPU_CLOCK`` event on the same CPU whose output is redirected
+    into it (``PERF_EVENT_IOC_SET_OUTPUT``); when the reader empties a ring that
+    was nearly full since the last flush, it enables that event until one of its
+    header-only samples lands, which writes the pending lost record first.
+    """
 
     def __init__(self, map_fd: int, event_type: BPFType | None, *, pages: int = 64,
                  wakeup_events: int = 1, cpus: list[int] | None = None) -> None:
@@ -459,6 +511,11 @@ class PerfBufReader(_Channel):
         self.lost = 0
         self.rings: list[_PerfRing] = []
         self._slots: list[int] = []
+        # Free space below which a dropped sample may have been counted since the last
+        # read: the largest sample (perf headers are u16-sized when the event type is
+        # unknown) plus the lost record the kernel writes before it.
+        sample = 8 + _round8(4 + self.decoder.size) if event_type is not None else 1 << 16
+        self._nearly_full = sample + _PERF_LOST_SIZE
         sys_ = _sys()
         try:
             for cpu in cpus if cpus is not None else _online_cpus():
@@ -473,6 +530,7 @@ class PerfBufReader(_Channel):
                     sys_.close(fd)
                     raise
                 self.rings.append(ring)
+                ring.flush_fd = _open_flush_event(cpu, fd)
                 sys_.map_update(map_fd, _U32.pack(cpu), _U32.pack(fd), 0)
                 self._slots.append(cpu)
                 sys_.perf_event_ioc_enable(fd)
@@ -491,29 +549,64 @@ class PerfBufReader(_Channel):
             r.close()
         self.rings = []
 
+    def ready(self) -> bool:
+        return any(r.meta[_DATA_HEAD] != r.meta[_DATA_TAIL] for r in self.rings)
+
     def _each_sample(self, limit: int, on_sample: Callable[[memoryview | bytes], None]) -> int:
         n = 0
         for ring in self.rings:
-            meta, data, size = ring.meta, ring.data, ring.size
-            head = meta[_DATA_HEAD]
-            tail = meta[_DATA_TAIL]
-            mask = size - 1
-            while tail < head and n < limit:
-                off = tail & mask
-                rtype, _misc, rsize = _PERF_HDR.unpack_from(data, off)
-                if off + rsize > size:  # the record wraps around the end of the data area
-                    rec: memoryview | bytes = bytes(data[off:]) + bytes(data[: off + rsize - size])
-                else:
-                    rec = data[off : off + rsize]
-                if rtype == PERF_RECORD_SAMPLE:
-                    raw = _U32.unpack_from(rec, 8)[0]
-                    on_sample(rec[12 : 12 + raw])
-                    n += 1
-                elif rtype == PERF_RECORD_LOST:
-                    self.lost += _U64.unpack_from(rec, 16)[0]
-                tail += rsize
-            meta[_DATA_TAIL] = tail
+            n += self._read_ring(ring, limit - n, on_sample)
+            if ring.dirty and ring.meta[_DATA_HEAD] == ring.meta[_DATA_TAIL] and self._flush(ring):
+                n += self._read_ring(ring, limit - n, on_sample)
         return n
+
+    def _read_ring(self, ring: _PerfRing, limit: int,
+                   on_sample: Callable[[memoryview | bytes], None]) -> int:
+        meta, data, size = ring.meta, ring.data, ring.size
+        head = meta[_DATA_HEAD]
+        start = tail = meta[_DATA_TAIL]
+        mask = size - 1
+        n = 0
+        while tail < head and n < limit:
+            off = tail & mask
+            rtype, _misc, rsize = _PERF_HDR.unpack_from(data, off)
+            if off + rsize > size:  # the record wraps around the end of the data area
+                rec: memoryview | bytes = bytes(data[off:]) + bytes(data[: off + rsize - size])
+            else:
+                rec = data[off : off + rsize]
+            # Header-only samples are the flush event's (sample_type 0); ours carry raw data.
+            if rtype == PERF_RECORD_SAMPLE and rsize > 8:
+                raw = _U32.unpack_from(rec, 8)[0]
+                on_sample(rec[12 : 12 + raw])
+                n += 1
+            elif rtype == PERF_RECORD_LOST:
+                self.lost += _U64.unpack_from(rec, 16)[0]
+            tail += rsize
+        # A sample dropped before this store saw the old tail, and the head only grew
+        # since: so the ring still looks nearly full from the old tail now.
+        if size - (meta[_DATA_HEAD] - start) <= self._nearly_full:
+            ring.dirty = True
+        meta[_DATA_TAIL] = tail
+        return n
+
+    def _flush(self, ring: _PerfRing) -> bool:
+        """Make the kernel write the ring's pending ``PERF_RECORD_LOST``; False if it did not
+        within the time allowed (the ring stays dirty and is flushed next time)."""
+        if ring.flush_fd < 0:
+            return False
+        sys_ = _sys()
+        head = ring.meta[_DATA_HEAD]
+        sys_.perf_event_ioc_enable(ring.flush_fd)
+        try:
+            deadline = time.perf_counter() + _FLUSH_TIMEOUT
+            while ring.meta[_DATA_HEAD] == head and time.perf_counter() < deadline:
+                pass
+        finally:
+            sys_.perf_event_ioc_disable(ring.flush_fd)
+        if ring.meta[_DATA_HEAD] == head:
+            return False
+        ring.dirty = False
+        return True
 
     def drain(self, limit: int = _BATCH) -> list:
         out: list = []
@@ -525,6 +618,24 @@ class PerfBufReader(_Channel):
         out: list = []
         self._each_sample(limit, lambda rec: out.append(bytes(rec)))
         return out
+
+
+def _open_flush_event(cpu: int, ring_fd: int) -> int:
+    """A disabled CPU-clock event on ``cpu`` writing into ``ring_fd``'s ring; -1 if the
+    kernel refuses (loss is then reported only with the next sample, as before)."""
+    sys_ = _sys()
+    try:
+        fd = sys_.perf_event_open(PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CPU_CLOCK, pid=-1, cpu=cpu,
+                                  sample_period=_FLUSH_PERIOD_NS, sample_type=0, disabled=True)
+    except OSError:
+        return -1
+    try:
+        # Not in _native: a plain integer ioctl (UAPI _IO('$', 5)), no pointers involved.
+        fcntl.ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, ring_fd)
+    except OSError:
+        sys_.close(fd)
+        return -1
+    return fd
 
 
 def _first_other(values: list[int], value: int) -> int:
@@ -564,7 +675,7 @@ class EventReader:
             raise TypeError("EventReader needs at least one RingBuf or PerfEventArray")
         self.channels = list(channels)
         self._epoll = select.epoll()
-        self._pending: list[tuple[Any, list]] = []
+        self._hot = False
         try:
             self._readers = [ch._event_reader() for ch in self.channels]
             for r in self._readers:
@@ -589,8 +700,20 @@ class EventReader:
         """Samples the kernel reported lost on the perf channels (ring buffers count none)."""
         return sum(r.lost for r in self._readers)
 
+    def _ready(self) -> bool:
+        return any(r.ready() for r in self._readers)
+
     def _wait(self, timeout: float | None) -> None:
+        """Until a channel has data or ``timeout`` seconds pass (None: forever)."""
+        if self._hot:
+            deadline = time.perf_counter() + min(_SPIN, timeout if timeout is not None else _SPIN)
+            while time.perf_counter() < deadline:
+                if self._ready():
+                    return
+        start = time.perf_counter()
         self._epoll.poll(-1 if timeout is None else timeout)
+        # Hot: the producer was quick to come back, so spinning next time likely pays.
+        self._hot = time.perf_counter() - start < _SPIN * 10
 
     def _batches(self, timeout: float | None, limit: int) -> Iterator[tuple[int, list]]:
         """(channel index, events) batches: what is ready; if nothing, what comes within timeout.
@@ -599,20 +722,26 @@ class EventReader:
         (plus what arrives meanwhile, up to ``limit``), so a busy producer
         cannot keep ``poll()`` from returning.
         """
-        got = False
-        for attempt in range(2):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            got = False
             for i, r in enumerate(self._readers):
                 budget = limit
                 while budget > 0:
-                    batch = r.take(min(budget, _BATCH))
+                    batch = r.take(min(budget, _CHUNK))
                     if not batch:
                         break
                     got = True
                     budget -= len(batch)
                     yield i, batch
-            if got or attempt or timeout == 0:
+            if got or timeout == 0:
                 return
-            self._wait(timeout)
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return
+            # Woken for a record still busy, or by a perf ring's non-sample record:
+            # read again and wait for the rest of the timeout.
+            self._wait(remaining)
 
     def poll(self, timeout: float | None = None, limit: int = 1 << 20) -> Iterator[tuple[Any, Any]]:
         """Yield ``(channel, event)`` for the events ready now, waiting up to ``timeout``
