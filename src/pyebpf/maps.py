@@ -200,6 +200,8 @@ class _PlainOps:
     """Single-element commands through the plain syscall wrappers: for keyless maps
     and for syscall layers without ``ElemOps`` (the tests' fakes)."""
 
+    lookup_int = None
+
     def __init__(self, fd: int, key_size: int, value_size: int) -> None:
         self.fd, self.key_size, self.value_size = fd, key_size, value_size
 
@@ -603,7 +605,11 @@ class Map(MutableMapping):
         if ops is None:
             make = getattr(_sys(), "ElemOps", None) if self.key_size else None
             if make is not None:
-                ops = make(self.fd, self.key_size, self._value_stride)
+                ints = None
+                if (not self.per_cpu and self._key.fast_unpack is not None
+                        and self._value.fast_unpack is not None):
+                    ints = (self._key.type.signed, self._value.type.signed)  # type: ignore[union-attr]
+                ops = make(self.fd, self.key_size, self._value_stride, ints=ints)
             else:
                 ops = _PlainOps(self.fd, self.key_size, self._value_stride)
             self._ops = ops
@@ -630,6 +636,14 @@ class Map(MutableMapping):
 
     def lookup(self, key: Any) -> Any:
         """The value for ``key``, or None when the map has no such key."""
+        fast = (self._ops or self._elem_ops()).lookup_int
+        if fast is not None:
+            try:
+                return fast(key)
+            except (TypeError, OverflowError):
+                pass  # the general path below says what keys must be
+            except OSError as e:
+                raise self._map_error(e, "lookup") from None
         raw = self._find(key)
         if raw is None:
             return None
@@ -639,13 +653,24 @@ class Map(MutableMapping):
         return self._decode(raw)
 
     def __getitem__(self, key: Any) -> Any:
+        ops = self._ops or self._elem_ops()
+        fast = ops.lookup_int  # int -> int maps: one native call, no packing
+        if fast is not None:
+            try:
+                value = fast(key)
+                if value is not None:
+                    return value
+            except (TypeError, OverflowError):
+                pass  # the general path below says what keys must be
+            except OSError as e:
+                raise self._map_error(e, "lookup") from None
         # _find inlined: a Python call is about a tenth of m[k] on the native path
         try:
             packed = self._key.fast_pack(key)
         except Exception:
             packed = self._pack_key(key)
         try:
-            raw = (self._ops or self._elem_ops()).lookup(packed)
+            raw = ops.lookup(packed)
         except OSError as e:
             raise self._map_error(e, "lookup") from None
         if raw is None:

@@ -232,3 +232,58 @@ def test_native_off_keeps_the_cffi_path(tmp_path):
     assert off["kinds"] == ["method"] * 6
     assert off["values"] == [0, 3, 6, 9, 12, 15]
     assert "PYEBPF_NATIVE" in off["failed"]
+
+
+INT_TYPES = [bpf.u8, bpf.i8, bpf.u16, bpf.i16, bpf.u32, bpf.i32, bpf.u64, bpf.i64]
+
+
+def _bounds(t) -> tuple[int, int]:
+    bits = t.size * 8
+    return (-(1 << bits - 1), (1 << bits - 1) - 1) if t.signed else (0, (1 << bits) - 1)
+
+
+@pytest.mark.parametrize("kt", INT_TYPES, ids=lambda t: t.name)
+@pytest.mark.parametrize("vt", [bpf.u8, bpf.i16, bpf.i32, bpf.u64, bpf.i64], ids=lambda t: t.name)
+def test_lookup_int_every_width_and_sign(kt, vt):
+    """lookup_int agrees with the bytes path at the edges of every key and value type."""
+    assert fastpath.prepare()
+    m = bpf.HashMap(kt, vt, 16)
+    m.create()
+    try:
+        klo, khi = _bounds(kt)
+        vlo, vhi = _bounds(vt)
+        pairs = {klo: vhi, khi: vlo, 0: -1 if vt.signed else 1, klo + 1: vhi - 1}
+        for k, v in pairs.items():
+            m.update(k, v)
+        ops = m._elem_ops()
+        assert ops.lookup_int is not None
+        for k, v in pairs.items():
+            assert ops.lookup_int(k) == v and m[k] == v and m.get(k) == v
+            assert m[k] == vt.unpack(ops.lookup(kt.pack(k)))  # same as the bytes path
+        missing = khi - 1 if khi - 1 not in pairs else 1
+        assert ops.lookup_int(missing) is None and m.get(missing, "x") == "x"
+        with pytest.raises(OverflowError):
+            ops.lookup_int(khi + 1)
+        with pytest.raises(OverflowError):
+            ops.lookup_int(klo - 1)
+        with pytest.raises(M.MapTypeError, match="bad key"):
+            m[khi + 1]
+        with pytest.raises(MapKeyError):
+            m[missing]
+    finally:
+        m.close()
+
+
+def test_lookup_int_other_key_objects(table):
+    import numpy as np
+
+    table[3] = 30
+    table[1] = 10
+    assert table[np.uint32(3)] == 30  # __index__ objects take the general path
+    assert table[True] == 10
+    with pytest.raises(M.MapTypeError):
+        table[3.0]
+    with pytest.raises(M.MapTypeError):
+        table[-1]
+    with pytest.raises(M.MapTypeError):
+        table.lookup(2**40)

@@ -2,7 +2,7 @@
 
 A cffi ABI call costs several hundred nanoseconds of argument conversion, GIL
 release and errno bookkeeping: more than half of what the kernel spends on a
-``BPF_MAP_LOOKUP_ELEM``.  This module compiles four small host functions with
+``BPF_MAP_LOOKUP_ELEM``.  This module compiles five small host functions with
 the LLVM that pyebpf already carries (llvmlite's MCJIT) and wraps them as
 CPython builtins, so Python calls them like ``os.getpid``:
 
@@ -10,7 +10,9 @@ CPython builtins, so Python calls them like ``os.getpid``:
 - ``update(key: bytes, value: bytes, flags: int) -> None``;
 - ``delete(key: bytes) -> bool`` (``False`` on ENOENT);
 - ``next_key(key: bytes | None) -> bytes | None`` (the first key for None; None
-  after the last).
+  after the last);
+- ``lookup_int(key: int) -> int | None`` for maps of plain integers (no packing
+  and no bytes object; OverflowError for a key outside the key type).
 
 Other failures raise ``OSError`` with the kernel's errno.  Each map gets its own
 builtins whose ``self`` is a private ``bytearray`` holding the map's
@@ -38,222 +40,28 @@ import threading
 from typing import Any
 
 from .cdef import ffi
+from .elem_ir import (
+    BYTEARRAY_START,
+    HEADER,
+    KEY_BUF,
+    KEY_MAX,
+    KEY_MIN,
+    KEY_SIGNED,
+    KEY_SIZE,
+    NEXT_BUF,
+    NR,
+    RT,
+    RT_NAMES,
+    VALUE_BUF,
+    VALUE_SIGNED,
+    VALUE_SIZE,
+    ir,
+)
 
 __all__ = ["elem_functions", "cheap", "ready", "prepare", "disable"]
 
-# Offsets in a map's context (the bytearray's buffer).
-_ATTR = 0  # map_fd u32 @0, key ptr @8, value ptr @16, flags u64 @24 (bpf_attr, 32 bytes)
-_NR = 32  # syscall number of bpf(2)
-_KEY_SIZE = 40
-_VALUE_SIZE = 48
-_RT = 56  # pointer to the runtime table
-_KEY_BUF, _VALUE_BUF, _NEXT_BUF = 64, 72, 80  # the buffers (attr's pointers move for next_key)
-_HEADER = 88
-
-# The runtime table: entry points by index (8 bytes each).
-_RT_NAMES = (
-    "syscall", "__errno_location", "memcpy",
-    "PyBytes_AsStringAndSize", "PyBytes_FromStringAndSize", "Py_IncRef",
-    "PyErr_SetFromErrno", "PyErr_SetString", "PyLong_AsUnsignedLongLongMask",
-    "Py_None", "Py_True", "Py_False", "PyExc_OSError", "PyExc_ValueError", "size_message",
-    "PyExc_TypeError", "args_message",
-)
-_RT_INDEX = {name: i for i, name in enumerate(_RT_NAMES)}
-
-_ENOENT, _EINTR = 2, 4
-_CMD_LOOKUP, _CMD_UPDATE, _CMD_DELETE, _CMD_NEXT_KEY = 1, 2, 3, 4  # enum bpf_cmd
-# How much of bpf_attr each command reads: the kernel wants the rest zero, and
-# DELETE_ELEM ends at ``key`` (our ``value`` pointer would make it EINVAL).
-_ATTR_SIZE = {_CMD_LOOKUP: 32, _CMD_UPDATE: 32, _CMD_DELETE: 16, _CMD_NEXT_KEY: 24}
-
-# Where a bytearray keeps its buffer pointer (PyByteArrayObject.ob_start); checked
-# against the real address before anything is compiled.
-_BYTEARRAY_START = 5 * 8
-
 _METH_O = 0x0008
 _METH_FASTCALL = 0x0080
-
-
-def _ir() -> str:
-    """The functions in LLVM IR; every external address comes from the table."""
-    rt = {name: i for name, i in _RT_INDEX.items()}
-
-    def fn(var: str, name: str) -> str:
-        return (f"  %{var}.p = getelementptr i64, ptr %rt, i64 {rt[name]}\n"
-                f"  %{var} = load ptr, ptr %{var}.p\n")
-
-    prologue = (
-        f"  %ctx.p = getelementptr i8, ptr %self, i64 {_BYTEARRAY_START}\n"
-        "  %ctx = load ptr, ptr %ctx.p\n"
-        f"  %rt.p = getelementptr i8, ptr %ctx, i64 {_RT}\n"
-        "  %rt = load ptr, ptr %rt.p\n"
-    )
-
-    def copy_in(tag: str, obj: str, size_off: int, ptr_off: int, fail: str) -> str:
-        """Copy a bytes argument of exactly the context's size into its buffer."""
-        return (
-            fn(f"asb.{tag}", "PyBytes_AsStringAndSize")
-            + f"  %buf.{tag} = alloca ptr\n  %len.{tag} = alloca i64\n"
-            f"  %r.{tag} = call i32 %asb.{tag}(ptr {obj}, ptr %buf.{tag}, ptr %len.{tag})\n"
-            f"  %bad.{tag} = icmp ne i32 %r.{tag}, 0\n"
-            f"  br i1 %bad.{tag}, label %null, label %sz.{tag}\n"
-            f"sz.{tag}:\n"
-            f"  %want.p.{tag} = getelementptr i8, ptr %ctx, i64 {size_off}\n"
-            f"  %want.{tag} = load i64, ptr %want.p.{tag}\n"
-            f"  %got.{tag} = load i64, ptr %len.{tag}\n"
-            f"  %ok.{tag} = icmp eq i64 %want.{tag}, %got.{tag}\n"
-            f"  br i1 %ok.{tag}, label %cp.{tag}, label %{fail}\n"
-            f"cp.{tag}:\n"
-            f"  %dst.p.{tag} = getelementptr i8, ptr %ctx, i64 {ptr_off}\n"
-            f"  %dst.{tag} = load ptr, ptr %dst.p.{tag}\n"
-            f"  %src.{tag} = load ptr, ptr %buf.{tag}\n"
-            + fn(f"mc.{tag}", "memcpy")
-            + f"  call ptr %mc.{tag}(ptr %dst.{tag}, ptr %src.{tag}, i64 %want.{tag})\n"
-        )
-
-    def syscall(cmd: int, ok: str) -> str:
-        """bpf(cmd, &attr, 32), again on EINTR; on failure %errno holds the error."""
-        return (
-            fn("sc", "syscall") + fn("el", "__errno_location")
-            + f"  %nr.p = getelementptr i8, ptr %ctx, i64 {_NR}\n"
-            "  %nr = load i64, ptr %nr.p\n"
-            "  br label %call\n"
-            "call:\n"
-            f"  %ret = call i64 (i64, ...) %sc(i64 %nr, i64 {cmd}, ptr %ctx, i64 {_ATTR_SIZE[cmd]})\n"
-            "  %failed = icmp slt i64 %ret, 0\n"
-            f"  br i1 %failed, label %err, label %{ok}\n"
-            "err:\n"
-            "  %errno.p = call ptr %el()\n"
-            "  %errno = load i32, ptr %errno.p\n"
-            f"  %intr = icmp eq i32 %errno, {_EINTR}\n"
-            "  br i1 %intr, label %call, label %notintr\n"
-            "notintr:\n"
-            f"  %noent = icmp eq i32 %errno, {_ENOENT}\n"
-        )
-
-    def give(obj_name: str) -> str:
-        """Return a new reference to None/True/False."""
-        return (fn(f"o.{obj_name}", obj_name) + fn(f"inc.{obj_name}", "Py_IncRef")
-                + f"  call void %inc.{obj_name}(ptr %o.{obj_name})\n"
-                f"  ret ptr %o.{obj_name}\n")
-
-    raise_oserror = (
-        "oserror:\n" + fn("sfe", "PyErr_SetFromErrno") + fn("exc", "PyExc_OSError")
-        + "  %exc.v = load ptr, ptr %exc\n"
-        "  call ptr %sfe(ptr %exc.v)\n"
-        "  ret ptr null\n"
-    )
-    raise_size = (
-        "badsize:\n" + fn("ss", "PyErr_SetString") + fn("vexc", "PyExc_ValueError")
-        + fn("msg", "size_message")
-        + "  %vexc.v = load ptr, ptr %vexc\n"
-        "  call void %ss(ptr %vexc.v, ptr %msg)\n"
-        "  ret ptr null\n"
-    )
-    raise_args = (
-        "badargs:\n" + fn("ss.a", "PyErr_SetString") + fn("texc", "PyExc_TypeError")
-        + fn("amsg", "args_message")
-        + "  %texc.v = load ptr, ptr %texc\n"
-        "  call void %ss.a(ptr %texc.v, ptr %amsg)\n"
-        "  ret ptr null\n"
-    )
-    null = "null:\n  ret ptr null\n"
-
-    lookup = (
-        "define ptr @pyebpf_lookup(ptr %self, ptr %key) {\n"
-        "entry:\n" + prologue
-        + copy_in("k", "%key", _KEY_SIZE, _ATTR + 8, "badsize")
-        + syscall(_CMD_LOOKUP, "found")
-        + "  br i1 %noent, label %missing, label %oserror\n"
-        "missing:\n" + give("Py_None")
-        + "found:\n"
-        + fn("fsz", "PyBytes_FromStringAndSize")
-        + f"  %vs.p = getelementptr i8, ptr %ctx, i64 {_VALUE_SIZE}\n"
-        "  %vs = load i64, ptr %vs.p\n"
-        f"  %vp.p = getelementptr i8, ptr %ctx, i64 {_ATTR + 16}\n"
-        "  %vp = load ptr, ptr %vp.p\n"
-        "  %res = call ptr %fsz(ptr %vp, i64 %vs)\n"
-        "  ret ptr %res\n"
-        + raise_oserror + raise_size + null + "}\n"
-    )
-    delete = (
-        "define ptr @pyebpf_delete(ptr %self, ptr %key) {\n"
-        "entry:\n" + prologue
-        + copy_in("k", "%key", _KEY_SIZE, _ATTR + 8, "badsize")
-        + syscall(_CMD_DELETE, "done")
-        + "  br i1 %noent, label %missing, label %oserror\n"
-        "missing:\n" + give("Py_False")
-        + "done:\n" + give("Py_True")
-        + raise_oserror + raise_size + null + "}\n"
-    )
-    update = (
-        "define ptr @pyebpf_update(ptr %self, ptr %args, i64 %nargs) {\n"
-        "entry:\n" + prologue
-        + "  %three = icmp eq i64 %nargs, 3\n"
-        "  br i1 %three, label %args3, label %badargs\n"
-        "args3:\n"
-        "  %key = load ptr, ptr %args\n"
-        "  %value.p = getelementptr ptr, ptr %args, i64 1\n"
-        "  %value = load ptr, ptr %value.p\n"
-        "  %flags.p = getelementptr ptr, ptr %args, i64 2\n"
-        "  %flags.o = load ptr, ptr %flags.p\n"
-        + copy_in("k", "%key", _KEY_SIZE, _ATTR + 8, "badsize")
-        + copy_in("v", "%value", _VALUE_SIZE, _ATTR + 16, "badsize")
-        + fn("asull", "PyLong_AsUnsignedLongLongMask")
-        + "  %flags = call i64 %asull(ptr %flags.o)\n"
-        f"  %fl.p = getelementptr i8, ptr %ctx, i64 {_ATTR + 24}\n"
-        "  store i64 %flags, ptr %fl.p\n"
-        + syscall(_CMD_UPDATE, "done")
-        + "  store i64 0, ptr %fl.p\n"
-        "  br label %oserror\n"
-        "done:\n"
-        "  store i64 0, ptr %fl.p\n"  # lookups read the same attr: flags back to 0
-        + give("Py_None")
-        + raise_oserror + raise_size + raise_args + null + "}\n"
-    )
-    def ctx_ptr(var: str, off: int) -> str:
-        return (f"  %{var}.p = getelementptr i8, ptr %ctx, i64 {off}\n"
-                f"  %{var} = load ptr, ptr %{var}.p\n")
-
-    # next_key(None) is the first key; attr.key is NULL for it, and attr's second
-    # pointer is the next-key buffer during the call.
-    next_key = (
-        "define ptr @pyebpf_next_key(ptr %self, ptr %key) {\n"
-        "entry:\n" + prologue
-        + fn("none", "Py_None")
-        + f"  %akey.p = getelementptr i8, ptr %ctx, i64 {_ATTR + 8}\n"
-        f"  %aval.p = getelementptr i8, ptr %ctx, i64 {_ATTR + 16}\n"
-        "  %first = icmp eq ptr %key, %none\n"
-        "  br i1 %first, label %nokey, label %given\n"
-        "nokey:\n"
-        "  store ptr null, ptr %akey.p\n"
-        "  br label %go\n"
-        "given:\n"
-        + copy_in("k", "%key", _KEY_SIZE, _ATTR + 8, "badsize")
-        + "  br label %go\n"
-        "go:\n"
-        + ctx_ptr("nbuf", _NEXT_BUF)
-        + "  store ptr %nbuf, ptr %aval.p\n"
-        + syscall(_CMD_NEXT_KEY, "found")
-        + "  br label %restore\n"
-        "restore:\n"
-        + ctx_ptr("kbuf.r", _KEY_BUF) + ctx_ptr("vbuf.r", _VALUE_BUF)
-        + "  store ptr %kbuf.r, ptr %akey.p\n"
-        "  store ptr %vbuf.r, ptr %aval.p\n"
-        "  br i1 %noent, label %missing, label %oserror\n"
-        "missing:\n" + give("Py_None")
-        + "found:\n"
-        + ctx_ptr("kbuf.f", _KEY_BUF) + ctx_ptr("vbuf.f", _VALUE_BUF)
-        + "  store ptr %kbuf.f, ptr %akey.p\n"
-        "  store ptr %vbuf.f, ptr %aval.p\n"
-        + fn("fsz", "PyBytes_FromStringAndSize")
-        + f"  %ks.p = getelementptr i8, ptr %ctx, i64 {_KEY_SIZE}\n"
-        "  %ks = load i64, ptr %ks.p\n"
-        "  %res = call ptr %fsz(ptr %nbuf, i64 %ks)\n"
-        "  ret ptr %res\n"
-        + raise_oserror + raise_size + null + "}\n"
-    )
-    return lookup + delete + update + next_key
 
 
 def _compile() -> tuple[bytes, dict[str, int]]:
@@ -263,7 +71,7 @@ def _compile() -> tuple[bytes, dict[str, int]]:
 
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
-    module = llvm.parse_assembly(_ir())
+    module = llvm.parse_assembly(ir())
     module.verify()
     machine = llvm.Target.from_default_triple().create_target_machine(
         opt=2, cpu="", reloc="pic", codemodel="small")
@@ -309,7 +117,7 @@ def _cache_path() -> Any:
 
     if not cache.enabled():
         return None
-    key = hashlib.sha256(f"{_ir()}\0{platform.machine()}".encode()).hexdigest()[:32]
+    key = hashlib.sha256(f"{ir()}\0{platform.machine()}".encode()).hexdigest()[:32]
     return cache.cache_dir() / f"native-{key}.bin"
 
 
@@ -379,9 +187,10 @@ class _Native:
         self._messages = {
             "size_message": ffi.new("char[]", b"pyebpf: key or value of the wrong size"),
             "args_message": ffi.new("char[]", b"bpf_map_update takes (key, value, flags)"),
+            "range_message": ffi.new("char[]", b"pyebpf: key out of the key type's range"),
         }
-        self._table = ffi.new("uint64_t[]", len(_RT_NAMES))
-        for i, name in enumerate(_RT_NAMES):
+        self._table = ffi.new("uint64_t[]", len(RT_NAMES))
+        for i, name in enumerate(RT_NAMES):
             self._table[i] = addr(name)
             if not self._table[i]:
                 raise OSError(f"no address for {name}")
@@ -403,7 +212,8 @@ class _Native:
 
         self._defs = {}
         for name, flags in (("lookup", _METH_O), ("delete", _METH_O),
-                            ("update", _METH_FASTCALL), ("next_key", _METH_O)):
+                            ("update", _METH_FASTCALL), ("next_key", _METH_O),
+                            ("lookup_int", _METH_O)):
             address = base + offsets[f"pyebpf_{name}"]
             self._defs[name] = MethodDef(f"bpf_map_{name}".encode(), address, flags, None)
         new = api.PyCFunction_NewEx
@@ -412,8 +222,9 @@ class _Native:
         new.argtypes = [ctypes.c_void_p, ctypes.py_object, ctypes.py_object]
         self._new = new
 
-    def functions(self, fd: int, nr: int, key_size: int, value_size: int) -> tuple[Any, ...]:
-        key_off = _HEADER
+    def functions(self, fd: int, nr: int, key_size: int, value_size: int,
+                  ints: tuple[bool, bool] | None) -> tuple[Any, ...]:
+        key_off = HEADER
         value_off = key_off + (key_size + 7) // 8 * 8
         next_off = value_off + (value_size + 7) // 8 * 8
         ctx = bytearray(next_off + max(key_size, 1))
@@ -425,17 +236,27 @@ class _Native:
         words[1] = base + key_off
         words[2] = base + value_off
         words[3] = 0
-        words[_NR // 8] = nr
-        words[_KEY_SIZE // 8] = key_size
-        words[_VALUE_SIZE // 8] = value_size
-        words[_RT // 8] = self.table_addr
-        words[_KEY_BUF // 8] = base + key_off
-        words[_VALUE_BUF // 8] = base + value_off
-        words[_NEXT_BUF // 8] = base + next_off
+        words[NR // 8] = nr
+        words[KEY_SIZE // 8] = key_size
+        words[VALUE_SIZE // 8] = value_size
+        words[RT // 8] = self.table_addr
+        words[KEY_BUF // 8] = base + key_off
+        words[VALUE_BUF // 8] = base + value_off
+        words[NEXT_BUF // 8] = base + next_off
+        names = ["lookup", "update", "delete", "next_key"]
+        if ints is not None and key_size in (1, 2, 4, 8) and value_size in (1, 2, 4, 8):
+            key_signed, value_signed = ints
+            bits = key_size * 8
+            low, high = (-(1 << bits - 1), (1 << bits - 1) - 1) if key_signed else (0, (1 << bits) - 1)
+            words[KEY_MIN // 8] = low & (2**64 - 1)
+            words[KEY_MAX // 8] = high & (2**64 - 1)
+            words[KEY_SIGNED // 8] = int(key_signed)
+            words[VALUE_SIGNED // 8] = int(value_signed)
+            names.append("lookup_int")
         holder = _Context(ctx, pin, self)
         ref = self._ctypes.byref
-        return tuple(self._new(ref(self._defs[name]), ctx, holder)
-                     for name in ("lookup", "update", "delete", "next_key"))
+        made = [self._new(ref(self._defs[name]), ctx, holder) for name in names]
+        return (*made, None) if len(made) == 4 else tuple(made)
 
 
 class _Context:
@@ -464,7 +285,7 @@ def _supported() -> str | None:
         return "not a 64-bit build"
     probe = bytearray(8)
     start = int(ffi.cast("uintptr_t", ffi.from_buffer(probe)))
-    if ffi.cast("uintptr_t *", id(probe) + _BYTEARRAY_START)[0] != start:
+    if ffi.cast("uintptr_t *", id(probe) + BYTEARRAY_START)[0] != start:
         return "unexpected bytearray layout"
     return None
 
@@ -511,9 +332,11 @@ def disable(reason: str = "disabled") -> None:
     _native, _failed = None, reason
 
 
-def elem_functions(fd: int, nr: int, key_size: int, value_size: int) -> tuple[Any, ...] | None:
-    """``(lookup, update, delete, next_key)`` builtins for one map, or None without the
-    native path."""
+def elem_functions(fd: int, nr: int, key_size: int, value_size: int,
+                   ints: tuple[bool, bool] | None = None) -> tuple[Any, ...] | None:
+    """``(lookup, update, delete, next_key, lookup_int)`` builtins for one map, or None
+    without the native path.  ``lookup_int`` is None unless ``ints`` gives the
+    signedness of an integer key and value of 1, 2, 4 or 8 bytes."""
     if _native is None:
         return None
-    return _native.functions(fd, nr, key_size, value_size)
+    return _native.functions(fd, nr, key_size, value_size, ints)

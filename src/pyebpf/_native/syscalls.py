@@ -433,7 +433,9 @@ class ElemOps:
     - ``lookup(key) -> bytes | None`` (None when the key is absent);
     - ``update(key, value, flags) -> None``;
     - ``delete(key) -> bool`` (False when the key is absent);
-    - ``next_key(key | None) -> bytes | None`` (the first key for None, None at the end).
+    - ``next_key(key | None) -> bytes | None`` (the first key for None, None at the end);
+    - ``lookup_int(key: int) -> int | None`` on the native path for maps of plain
+      integers (``ints`` gives their signedness), else None.
 
     Keys and values are packed bytes of the map's sizes; other failures raise
     ``OSError`` with the kernel's errno.  The three are builtins from
@@ -444,8 +446,10 @@ class ElemOps:
     share between threads.
     """
 
-    def __init__(self, fd: int, key_size: int, value_size: int, *, native: bool = True) -> None:
+    def __init__(self, fd: int, key_size: int, value_size: int, *, native: bool = True,
+                 ints: tuple[bool, bool] | None = None) -> None:
         self.fd = fd
+        self.ints = ints  # (key signed, value signed) of a map of plain integers
         self.key_size = key_size
         self.value_size = value_size
         self.native = native  # False keeps the cffi path (tests compare the two)
@@ -460,12 +464,13 @@ class ElemOps:
         native = None
         if self.native and _funnel is _kernel_funnel:
             native = fastpath.elem_functions(
-                self.fd, self._nr_value, self.key_size, self.value_size)
+                self.fd, self._nr_value, self.key_size, self.value_size, self.ints)
         if native is not None:
-            self.lookup, self.update, self.delete, self.next_key = native
+            self.lookup, self.update, self.delete, self.next_key, self.lookup_int = native
             return
         self.lookup, self.update, self.delete = self._lookup, self._update, self._delete
         self.next_key = self._next_key
+        self.lookup_int: Any = None
         if not self._prepared:
             self._prepared = True
             self._key, self._value = _out(self.key_size), _out(self.value_size)
