@@ -760,6 +760,18 @@ class Map(MutableMapping):
             return default
         return self._unpack_values(raw, 1)[0]
 
+    def freeze(self) -> None:
+        """Make the map read-only for user space (``BPF_MAP_FREEZE``): later writes from
+        Python fail, programs can still write unless the map is ``BPF_F_RDONLY_PROG``.
+        Irreversible; an mmapable map with a writable NumPy view open cannot be frozen."""
+        try:
+            _sys().map_freeze(self.fd)
+        except SyscallError as e:
+            if e.errno == errno.EBUSY:
+                raise MapError(f"{self._label} has a writable memory mapping (numpy_view()) "
+                               "open: drop the views before freezing", e.errno) from None
+            raise self._map_error(e, "freeze") from None
+
     def clear(self) -> None:
         """Remove every entry (arrays: set every value to zero)."""
         if self.fixed_entries:
@@ -1274,6 +1286,13 @@ class ArrayMap(Map):
         length = (length + mmap.PAGESIZE - 1) // mmap.PAGESIZE * mmap.PAGESIZE
         try:
             mem = mmap.mmap(self.fd, length, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        except PermissionError:
+            # frozen (a loaded .rodata, or m.freeze()): the kernel only maps it read-only,
+            # and the view is read-only too
+            try:
+                mem = mmap.mmap(self.fd, length, mmap.MAP_SHARED, mmap.PROT_READ)
+            except OSError as e:
+                raise MapError(f"{self._label}: mmap failed: {e.strerror}", e.errno) from None
         except OSError as e:
             raise MapError(f"{self._label}: mmap failed: {e.strerror}", e.errno) from None
         return np.ndarray((self.max_entries,), dtype=self._value.numpy_dtype(), buffer=mem,

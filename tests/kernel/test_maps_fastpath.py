@@ -287,3 +287,4 @@ def test_lookup_int_other_key_objects(table):
         table[-1]
     with pytest.raises(M.MapTypeError):
         table.lookup(2**40)
+

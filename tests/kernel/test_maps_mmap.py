@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 import numpy as np
 import pytest
 
@@ -62,3 +64,28 @@ def test_numpy_view_needs_mmapable() -> None:
     finally:
         m.close()
     assert bpf.ArrayMap(u64, 4, mmapable=True).flags & 1024
+
+
+def test_freeze_makes_user_writes_fail_and_views_read_only():
+    import gc
+
+    arr = bpf.ArrayMap(bpf.u64, 4, mmapable=True)
+    arr.create()
+    try:
+        arr[1] = 11
+        view = arr.numpy_view()
+        with pytest.raises(MapError, match="numpy_view"):
+            arr.freeze()  # a writable mapping is open
+        del view
+        gc.collect()
+        arr.freeze()
+        with pytest.raises(MapError) as exc:
+            arr[2] = 5
+        assert exc.value.errno == errno.EPERM
+        ro = arr.numpy_view()
+        assert ro.flags.writeable is False and list(ro) == [0, 11, 0, 0]
+        with pytest.raises(ValueError):
+            ro[0] = 1
+        assert arr[1] == 11
+    finally:
+        arr.close()
