@@ -12,7 +12,10 @@ measured is one that "loaded one program and reads one map".  Measured
 - the C peer (c/maps_read.c, libbpf, opening the map by id):
   ``bpf_map_get_next_key`` + ``bpf_map_lookup_elem`` loop,
   ``bpf_map_lookup_batch``, single ``bpf_map_lookup_elem``, ``bpf_map_update_batch``;
-- this process's RSS (VmRSS and peak VmHWM) after all of that.
+- this process's RSS (VmRSS and peak VmHWM) after all of that, and the peak RSS
+  of a small process that only loads one program and reads one 1,000-entry map
+  (``--rss-child``), once with an empty compile cache (LLVM compiles) and once
+  with the cache filled (no LLVM in the process).
 
 Run as root (gcc and libbpf-dev for the C rows):
     python benchmarks/maps.py [--entries 100000] [--runs 5]
@@ -94,6 +97,44 @@ def rss_mib() -> tuple[float, float]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
+_RSS_CHILD = """
+import pyebpf as bpf
+from pyebpf import u32, u64
+
+small = bpf.HashMap(u32, u64, 1000)
+
+
+@bpf.xdp
+def reader(ctx) -> int:
+    v = small.lookup(1)
+    if v is not None:
+        return bpf.XDP_PASS
+    return bpf.XDP_DROP
+
+
+reader.load()
+small.update_batch(list(range(1000)), list(range(1000)))
+assert len(small.items()) == 1000 and small[7] == 7
+with open("/proc/self/status") as f:
+    print([line.split()[1] for line in f if line.startswith("VmHWM")][0])
+"""
+
+
+def small_process_rss() -> tuple[float, float]:
+    """Peak RSS (MiB) of a process that loads one program and reads one map: with an
+    empty compile cache, then with the cache that run filled."""
+    peaks = []
+    with tempfile.TemporaryDirectory() as cache:
+        script = Path(cache) / "rss_child.py"  # a file: the compiler reads the source
+        script.write_text(_RSS_CHILD)
+        env = {**os.environ, "PYEBPF_CACHE_DIR": cache}
+        for _ in range(2):
+            done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
+                                  text=True, check=True)
+            peaks.append(int(done.stdout.split()[-1]) / 1024)
+    return peaks[0], peaks[1]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--entries", type=int, default=ENTRIES)
@@ -168,6 +209,9 @@ def main() -> None:
     line("bulk update: update_numpy(array)", update_np_ms, c.get("update_batch"))
     print(f"\nRSS of this process (one program loaded, one map read): "
           f"{rss:.0f} MiB now, {hwm:.0f} MiB peak")
+    cold_rss, warm_rss = small_process_rss()
+    print(f"Peak RSS of a process that loads one program and reads one 1,000-entry map: "
+          f"{cold_rss:.0f} MiB with an empty compile cache, {warm_rss:.0f} MiB with it filled")
     if cb:
         print("\nTargets: items() <= 2.5x C batch: "
               f"{rows['items()'] / cb:.2f}x; to_numpy() <= 1.5x: {rows['to_numpy()'] / cb:.2f}x; "
