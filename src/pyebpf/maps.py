@@ -178,6 +178,16 @@ class _Codec:
             return bytes(data)
         return self.type.unpack(data)
 
+    def pack_many(self, items: Sequence[Any]) -> bytes | None:
+        """Many ints packed at once (``array.array``), or None when the items are not
+        all ints of this type (callers then pack one by one, with a clear error)."""
+        if self._array_code is None:
+            return None
+        try:
+            return array(self._array_code, items).tobytes()
+        except (TypeError, OverflowError):
+            return None
+
     def unpack_many(self, data: bytes | memoryview, count: int, stride: int | None = None) -> list:
         """``count`` items laid out every ``stride`` bytes (default: packed)."""
         stride = stride or self.size
@@ -937,8 +947,12 @@ class Map(MutableMapping):
                 f"{self._label}: update_batch got {len(keys)} keys and {len(values)} values",
                 errno.EINVAL,
             )
-        raw_keys = b"".join(self._pack_key(k) for k in keys)
-        raw_values = b"".join(self._pack_value(v) for v in values)
+        raw_keys = self._key.pack_many(keys)
+        if raw_keys is None:
+            raw_keys = b"".join(self._pack_key(k) for k in keys)
+        raw_values = None if self.per_cpu else self._value.pack_many(values)
+        if raw_values is None:
+            raw_values = b"".join(self._pack_value(v) for v in values)
         return self._update_batch_raw(raw_keys, raw_values, len(keys), flags)
 
     def _update_batch_raw(self, raw_keys: bytes, raw_values: bytes, count: int, flags: int) -> int:
@@ -961,7 +975,9 @@ class Map(MutableMapping):
             raise MapError(f"{self._label}: entries of an array cannot be deleted", errno.EINVAL)
         if not keys:
             return 0
-        raw = b"".join(self._pack_key(k) for k in keys)
+        raw = self._key.pack_many(keys)
+        if raw is None:
+            raw = b"".join(self._pack_key(k) for k in keys)
         try:
             return _sys().map_delete_batch(self.fd, raw, len(keys))
         except SyscallError as e:

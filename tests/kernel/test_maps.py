@@ -202,6 +202,21 @@ def test_batch_and_key_by_key_agree(created, kind):
     assert sorted(m) == list(range(1, n, 2))
 
 
+def test_batch_with_bad_items_names_the_item(created):
+    import numpy as np
+
+    m = created(M.HashMap(u32, i32, max_entries=16, name="t_badbatch"))
+    with pytest.raises(MapError, match="bad key int -1"):
+        m.update_batch([1, -1], [1, 2])
+    with pytest.raises(MapError, match="bad value int 2147483648"):
+        m.update_batch([1, 2], [1, 2**31])
+    with pytest.raises(MapError, match="bad key str"):
+        m.delete_batch([1, "2"])
+    assert len(m) == 0  # nothing was written by the refused calls
+    assert m.update_batch(np.arange(3, dtype=np.uint32), [-1, -2, -3]) == 3
+    assert dict(m.items()) == {0: -1, 1: -2, 2: -3}
+
+
 def test_array_batch(created):
     m = created(M.ArrayMap(u32, max_entries=300, name="t_arrb"))
     m.update_batch(list(range(300)), list(range(1000, 1300)))
