@@ -29,13 +29,10 @@ cffi path.  ``PYEBPF_NATIVE=0`` turns it off.
 
 from __future__ import annotations
 
-import hashlib
-import mmap
 import os
 import platform
 import struct
 import sys
-import sysconfig
 import threading
 from typing import Any
 
@@ -113,6 +110,8 @@ def _text_of(obj: bytes) -> tuple[bytes, dict[str, int]]:
 
 
 def _cache_path() -> Any:
+    import hashlib
+
     from pyebpf import cache
 
     if not cache.enabled():
@@ -129,6 +128,8 @@ def _cached_code() -> tuple[bytes, dict[str, int]] | None:
 
 
 def _read_cached_code() -> tuple[bytes, dict[str, int]] | None:
+    import hashlib
+
     path = _cache_path()
     try:
         data = path.read_bytes() if path is not None else b""
@@ -146,6 +147,8 @@ def _read_cached_code() -> tuple[bytes, dict[str, int]] | None:
 
 
 def _store_code(code: bytes, offsets: dict[str, int]) -> None:
+    import hashlib
+
     path = _cache_path()
     if path is None:
         return
@@ -168,6 +171,7 @@ class _Native:
 
     def __init__(self, code: bytes, offsets: dict[str, int]) -> None:
         import ctypes
+        import mmap
 
         self._ctypes = ctypes
         api = ctypes.pythonapi
@@ -275,6 +279,8 @@ _lock = threading.Lock()
 
 def _supported() -> str | None:
     """Why the native path cannot run here, or None."""
+    import sysconfig
+
     if os.environ.get("PYEBPF_NATIVE", "1") == "0":
         return "turned off by PYEBPF_NATIVE=0"
     if sys.implementation.name != "cpython":
