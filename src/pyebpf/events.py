@@ -34,9 +34,12 @@ How it reads (no system call per event):
   is open are dropped by the kernel.
 
 Decoding is batched: a fixed-size event type gets one precompiled
-``struct.Struct`` (ring buffers: header and event in one format, unpacked
-with ``iter_unpack`` over the contiguous records) and a generated
-constructor that fills a Struct instance's ``__dict__`` in one step.
+``struct.Struct`` (ring buffers: the 8-byte header skipped as padding,
+unpacked with ``iter_unpack`` over a run of contiguous records whose length
+words were checked at once) and a generated constructor that stores the
+fields into a Struct instance's ``__dict__``; ``poll()`` decodes 256 at a
+time.  ``read_numpy()`` copies a run of records as one strided NumPy block.
+Perf readers also flush the kernel's pending lost count (:class:`PerfBufReader`).
 """
 
 from __future__ import annotations
