@@ -269,3 +269,39 @@ def six(a, b, c, d, e, f):  # ERR at most 5
 @bpf.xdp
 def calls_six(ctx) -> int:
     return six(1, 2, 3, 4, 5, 6)  # ERR-AT six
+
+
+LIMITS = bpf.Const(u32[2], [1, 2])
+ORIGIN = bpf.Const(Pair)
+scratch = bpf.Global(u32[2])
+
+
+@bpf.xdp
+def stores_into_const_element(ctx) -> int:
+    LIMITS[0] = 5  # ERR `LIMITS` is a bpf.Const
+    return 0
+
+
+@bpf.xdp
+def adds_to_const_field(ctx) -> int:
+    ORIGIN.value.a += 1  # ERR `ORIGIN` is a bpf.Const
+    return 0
+
+
+@bpf.xdp
+def copies_into_const(ctx) -> int:
+    p = Pair(a=1)
+    ORIGIN.value = p  # ERR `ORIGIN` is a bpf.Const
+    return 0
+
+
+@bpf.xdp
+def atomic_on_const(ctx) -> int:
+    bpf.atomic_add(LIMITS[1], 1)  # ERR `LIMITS` is a bpf.Const
+    return 0
+
+
+@bpf.xdp
+def atomic_at_variable_index(ctx) -> int:
+    bpf.atomic_add(scratch[ctx.rx_queue_index], 1)  # ERR atomics need a constant index
+    return 0

@@ -75,3 +75,32 @@ def test_error_gives_a_hint() -> None:
     with pytest.raises(bpf.CompileError) as info:
         bad_programs.unchecked_lookup.compile()
     assert "hint: check it first" in str(info.value)
+
+
+def test_internal_codegen_failure_is_a_compile_error_at_the_line(monkeypatch) -> None:
+    """Should codegen fail on something the frontend let through, the user sees their line."""
+    from pyebpf.compiler import codegen
+
+    def broken(self, s):
+        raise TypeError("cannot store i32 to [16 x i8]*: mismatching types")
+
+    monkeypatch.setattr(codegen.ModuleBuilder, "stmt_Store", broken)
+    monkeypatch.setenv("PYEBPF_CACHE", "0")
+    monkeypatch.delenv("PYEBPF_DEBUG", raising=False)
+    prog = bpf.xdp(_stores_a_field)
+    with pytest.raises(bpf.CompileError) as info:
+        prog.compile()
+    err = info.value
+    line = inspect.getsourcelines(_stores_a_field)[1] + 2
+    assert (err.filename, err.lineno) == (__file__, line)
+    text = str(err)
+    assert "internal compiler error" in text and "please report" in text
+    for internal in INTERNALS:
+        assert internal not in text
+    assert err.__cause__ is None and err.__suppress_context__
+
+
+def _stores_a_field(ctx) -> int:
+    p = bad_programs.Pair()
+    p.b = 2
+    return 0

@@ -48,6 +48,25 @@ def on_getpid(ctx) -> int:
     return 0
 
 
+class Point(bpf.Struct):
+    x: u32
+    y: u64
+
+
+slots = bpf.Global(u32[4])
+origin = bpf.Global(Point)
+
+
+@bpf.xdp
+def global_stores(ctx) -> int:
+    slots.value[1] = 7
+    origin.value.y += origin.value.x
+    i = ctx.rx_queue_index
+    slots.value[i] = 9
+    origin.value = Point(x=1)
+    return 0
+
+
 def _llvm_body(ir_text: str) -> str:
     """The function definitions without debug metadata (stable across paths and ids)."""
     out = []
@@ -62,7 +81,7 @@ def _llvm_body(ir_text: str) -> str:
     return "\n".join(out) + "\n"
 
 
-CASES = [("arith", arith), ("branches", branches)]
+CASES = [("arith", arith), ("branches", branches), ("global_stores", global_stores)]
 
 
 @pytest.mark.parametrize("name,prog", CASES, ids=[c[0] for c in CASES])

@@ -24,10 +24,11 @@ from typing import Any
 
 import llvmlite.ir as ir
 
+from ..errors import BPFError
 from ..types import ArrayType, BPFType, IntType, PointerType, StructType
 from . import tir as T
 from .frontend import MapUse
-from .source import Loc
+from .source import Loc, error
 
 __all__ = ["ModuleBuilder"]
 
@@ -254,7 +255,7 @@ class ModuleBuilder:
         m = self.module
         st, offset = self.map_definition(mp)
         gv_ty = ir.LiteralStructType([PTR] * (offset // 64))
-        gv = ir.GlobalVariable(m, gv_ty, use.name)
+        gv = _global_variable(m, gv_ty, use.name)
         gv.section = ".maps"
         gv.initializer = ir.Constant(gv_ty, None)
         gv.align = 8
@@ -279,7 +280,7 @@ class ModuleBuilder:
         data = var.initial_bytes
         ty = memory_type(var.type) if isinstance(var.type, IntType) else ir.ArrayType(
             I8, var.type.size)
-        gv = ir.GlobalVariable(m, ty, name)
+        gv = _global_variable(m, ty, name)
         gv.section = var.section
         gv.align = max(var.type.align, 1)
         if isinstance(var.type, IntType):
@@ -412,7 +413,7 @@ class ModuleBuilder:
             if self.b.block.is_terminated:
                 return
             mark = len(self.fs.busy_slots)
-            with self.at(s.loc):
+            with self.at(s.loc), _reported_at(s.loc):
                 getattr(self, f"stmt_{type(s).__name__}")(s)
             # The statement's helper calls are done: its spill slots are free again.
             while len(self.fs.busy_slots) > mark:
@@ -987,6 +988,24 @@ class ModuleBuilder:
         return _declarations_with_debug_info(str(m))
 
 
+@contextmanager
+def _reported_at(loc: Loc) -> Iterator[None]:
+    """Turn an internal failure while emitting a statement into a CompileError at its line.
+
+    The frontend should refuse whatever codegen cannot emit; if something slips
+    through, the user sees their line and what to try, not an llvmlite traceback
+    (the original exception stays chained to it; ``PYEBPF_DEBUG=1`` shows it).
+    """
+    try:
+        yield
+    except BPFError:
+        raise  # already at a user's line (a nested statement)
+    except Exception as e:
+        error(loc, f"internal compiler error on this line ({type(e).__name__}: {e})",
+              "this is a pyebpf bug, please report it with this line; meanwhile, write the "
+              "statement differently (e.g. through a local variable)")
+
+
 _DECLARE_DBG = re.compile(r"^declare (.*?) (!dbg ![0-9]+)$", re.M)
 
 
@@ -997,6 +1016,20 @@ def _declarations_with_debug_info(text: str) -> str:
     for definitions but not for ``declare`` lines (``declare !dbg !N ...``).
     """
     return _DECLARE_DBG.sub(r"declare \2 \1", text)
+
+
+def _global_variable(module: ir.Module, ty: ir.Type, name: str) -> ir.GlobalVariable:
+    """A global whose address is an untyped ``ptr``, like every stack slot (see ``alloca``).
+
+    llvmlite types a global's address as a pointer to its value type (``[16 x i8]*``
+    for a 16-byte array or struct), and a ``getelementptr`` with a byte offset keeps
+    the base's pointer type: a field or element of the global would then look like
+    a pointer to the whole blob, and ``store`` refuses an ``i32`` into it. Fields
+    are reached by byte offset here, so the address carries no type at all.
+    """
+    gv = ir.GlobalVariable(module, ty, name)
+    gv.type = PTR
+    return gv
 
 
 def _chunks(size: int) -> Iterator[tuple[int, int]]:

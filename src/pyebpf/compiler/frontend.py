@@ -402,6 +402,7 @@ class Frontend:
         return self.aggregate_store(Place(dst, 0, ty, loc), v, node, loc)
 
     def aggregate_store(self, place: Place, v: Value, node: ast.expr, loc: Loc) -> list[T.Stmt]:
+        self.require_writable(place, loc)
         dst = self.place_address(place)
         ty = place.type
         if isinstance(v, _StructCtor):
@@ -438,9 +439,18 @@ class Frontend:
         type_error(loc, f"cannot assign this value to a {ty!r}",
                    f"build it with {ty.name}(...) or copy another {ty.name}")
 
+    def require_writable(self, place: Place, loc: Loc) -> None:
+        """Refuse a write (store, copy, atomic) to read-only memory where it is written."""
+        if place.writable:
+            return
+        if isinstance(place.pointer, T.GlobalAddr):
+            error(loc, f"`{place.pointer.name}` is a bpf.Const, read-only in programs",
+                  "use a bpf.Global for a variable the program writes; a Const is set "
+                  "per load with prog.load(constants={...})")
+        error(loc, "this field is read-only", "only some context fields may be written")
+
     def store(self, place: Place, value: Value, loc: Loc) -> T.Stmt:
-        if not place.writable:
-            error(loc, "this field is read-only", "only some context fields may be written")
+        self.require_writable(place, loc)
         expr = self.convert(self.to_expr(value, place.type, loc), place.type, loc, implicit=True)
         if place.index is None:
             return T.Store(loc, place.pointer, place.offset, expr)
@@ -1250,6 +1260,7 @@ class Frontend:
                        "(or i32/i64) field or element in memory, e.g. p.count")
         if target.index is not None:
             error(loc, "atomics need a constant index", "bound-check and index with a constant")
+        self.require_writable(target, loc)
         ty = target.type
         values = [self.convert(self.to_expr(self.expr(a), ty, loc), ty, loc, implicit=True)
                   for a in node.args[1:]]
@@ -1404,6 +1415,7 @@ class Frontend:
                 if place is None or not isinstance(place.type, (ArrayType, StructType)):
                     type_error(a_loc, f"bpf.{h.name}() needs a local array or struct to write into",
                                "declare one first, e.g. `buf: char[16]`")
+                self.require_writable(place, a_loc)
                 last_size = place.type.size
                 args.append(self.place_address(place))
             elif kind == "ptr":
