@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import mmap
 import select
 import struct
@@ -68,7 +67,6 @@ BPF_RINGBUF_HDR_SZ = 8
 PERF_TYPE_SOFTWARE = 1
 PERF_COUNT_SW_CPU_CLOCK = 0
 PERF_COUNT_SW_BPF_OUTPUT = 10
-PERF_EVENT_IOC_SET_OUTPUT = 0x2405  # _IO('$', 5)
 PERF_SAMPLE_RAW = 1 << 10
 PERF_RECORD_LOST = 2
 PERF_RECORD_SAMPLE = 9
@@ -633,8 +631,7 @@ def _open_flush_event(cpu: int, ring_fd: int) -> int:
     except OSError:
         return -1
     try:
-        # Not in _native: a plain integer ioctl (UAPI _IO('$', 5)), no pointers involved.
-        fcntl.ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, ring_fd)
+        sys_.perf_event_ioc_set_output(fd, ring_fd)
     except OSError:
         sys_.close(fd)
         return -1

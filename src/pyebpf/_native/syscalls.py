@@ -45,6 +45,7 @@ __all__ = [
     "log_reason",
     "PERF_EVENT_IOC_ENABLE",
     "PERF_EVENT_IOC_DISABLE",
+    "PERF_EVENT_IOC_SET_OUTPUT",
     "PERF_EVENT_IOC_SET_BPF",
     "Funnel",
     "bpf",
@@ -94,6 +95,7 @@ __all__ = [
     "perf_event_open",
     "perf_event_ioc_enable",
     "perf_event_ioc_disable",
+    "perf_event_ioc_set_output",
     "perf_event_ioc_set_bpf",
     "close",
 ]
@@ -105,9 +107,10 @@ _SYSCALL_NUMBERS = {
     "arm64": {"bpf": 280, "perf_event_open": 241},
 }
 
-# _IO('$', 0), _IO('$', 1), _IOW('$', 8, __u32) from linux/perf_event.h.
+# _IO('$', 0), _IO('$', 1), _IO('$', 5), _IOW('$', 8, __u32) from linux/perf_event.h.
 PERF_EVENT_IOC_ENABLE = 0x2400
 PERF_EVENT_IOC_DISABLE = 0x2401
+PERF_EVENT_IOC_SET_OUTPUT = 0x2405
 PERF_EVENT_IOC_SET_BPF = 0x40042408
 
 _LOG_START = 64 * 1024
@@ -1185,6 +1188,12 @@ def perf_event_ioc_enable(fd: int) -> None:
 def perf_event_ioc_disable(fd: int) -> None:
     """``ioctl(PERF_EVENT_IOC_DISABLE)``."""
     _ioctl(fd, PERF_EVENT_IOC_DISABLE, 0, "PERF_EVENT_IOC_DISABLE")
+
+
+def perf_event_ioc_set_output(fd: int, target_fd: int) -> None:
+    """``ioctl(PERF_EVENT_IOC_SET_OUTPUT)``: ``fd``'s records go to ``target_fd``'s ring
+    (both on the same CPU)."""
+    _ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, target_fd, "PERF_EVENT_IOC_SET_OUTPUT")
 
 
 def perf_event_ioc_set_bpf(fd: int, prog_fd: int) -> None:
