@@ -210,7 +210,7 @@ class _PlainOps:
     """Single-element commands through the plain syscall wrappers: for keyless maps
     and for syscall layers without ``ElemOps`` (the tests' fakes)."""
 
-    lookup_int = None
+    lookup_int = update_int = None
 
     def __init__(self, fd: int, key_size: int, value_size: int) -> None:
         self.fd, self.key_size, self.value_size = fd, key_size, value_size
@@ -691,6 +691,14 @@ class Map(MutableMapping):
         return self._decode(raw)
 
     def __setitem__(self, key: Any, value: Any) -> None:
+        fast = (self._ops or self._elem_ops()).update_int  # int -> int maps: one native call
+        if fast is not None:
+            try:
+                return fast(key, value, BPF_ANY)  # type: ignore[no-any-return]
+            except (TypeError, OverflowError):
+                pass  # update() below says what keys and values must be
+            except OSError as e:
+                raise self._map_error(e, "update") from None
         self.update(key, value)
 
     def __delitem__(self, key: Any) -> None:
@@ -732,6 +740,14 @@ class Map(MutableMapping):
             for k, v in kwargs.items():
                 self.update(k, v, flags)
             return
+        fast = (self._ops or self._elem_ops()).update_int
+        if fast is not None:
+            try:
+                return fast(key, value, flags)  # type: ignore[no-any-return]
+            except (TypeError, OverflowError):
+                pass  # the general path below says what keys and values must be
+            except OSError as e:
+                raise self._map_error(e, "update") from None
         packed_key = self._packed_key(key)
         if self.per_cpu:
             packed_value = self._pack_value(value)

@@ -244,8 +244,9 @@ def _bounds(t) -> tuple[int, int]:
 
 @pytest.mark.parametrize("kt", INT_TYPES, ids=lambda t: t.name)
 @pytest.mark.parametrize("vt", [bpf.u8, bpf.i16, bpf.i32, bpf.u64, bpf.i64], ids=lambda t: t.name)
-def test_lookup_int_every_width_and_sign(kt, vt):
-    """lookup_int agrees with the bytes path at the edges of every key and value type."""
+def test_int_paths_every_width_and_sign(kt, vt):
+    """lookup_int/update_int agree with the bytes path at the edges of every key and
+    value type."""
     assert fastpath.prepare()
     m = bpf.HashMap(kt, vt, 16)
     m.create()
@@ -270,6 +271,18 @@ def test_lookup_int_every_width_and_sign(kt, vt):
             m[khi + 1]
         with pytest.raises(MapKeyError):
             m[missing]
+        # writes: update_int range-checks both sides, the general path names the culprit
+        assert ops.update_int is not None
+        with pytest.raises(OverflowError):
+            ops.update_int(klo, vhi + 1, 0)
+        with pytest.raises(M.MapTypeError, match="bad value"):
+            m[klo] = vlo - 1
+        with pytest.raises(M.MapTypeError, match="bad key"):
+            m[khi + 1] = 0
+        with pytest.raises(MapError, match="already has this key"):
+            m.update(klo, 0, flags=BPF_NOEXIST)
+        m[klo] = vlo
+        assert vt.unpack(ops.lookup(kt.pack(klo))) == vlo == m[klo]
     finally:
         m.close()
 

@@ -22,7 +22,8 @@ RT = 56  # pointer to the runtime table
 KEY_BUF, VALUE_BUF, NEXT_BUF = 64, 72, 80  # the buffers (attr's pointers move for next_key)
 # lookup_int: the key's bounds (as i64 bit patterns) and the signedness of key and value
 KEY_MIN, KEY_MAX, KEY_SIGNED, VALUE_SIGNED = 88, 96, 104, 112
-HEADER = 120
+VALUE_MIN, VALUE_MAX = 120, 128  # update_int: the value's bounds
+HEADER = 136
 
 # The runtime table: entry points by index (8 bytes each).
 RT_NAMES = (
@@ -237,12 +238,14 @@ def ir() -> str:
             out += f"{var}{bits}:\n" + body(bits * 8) + f"  br label %{join}\n"
         return out
 
-    def to_int(signed: bool, conv: str, ok: str) -> str:
-        """``%{conv}.v``: the key object as i64; NULL out on a conversion error."""
+    def to_int(signed: bool, conv: str, ok: str, obj: str = "%key",
+               bounds: tuple[int, int] = (KEY_MIN, KEY_MAX)) -> str:
+        """``%{conv}.v``: ``obj`` as i64 within ``bounds``; NULL out on a conversion error."""
         api = "PyLong_AsLongLong" if signed else "PyLong_AsUnsignedLongLong"
+        low, high = bounds
         return (
             f"{conv}:\n" + fn(f"{conv}.f", api)
-            + f"  %{conv}.v = call i64 %{conv}.f(ptr %key)\n"
+            + f"  %{conv}.v = call i64 %{conv}.f(ptr {obj})\n"
             f"  %{conv}.e = icmp eq i64 %{conv}.v, -1\n"
             f"  br i1 %{conv}.e, label %{conv}.chk, label %{conv}.rng\n"
             f"{conv}.chk:\n" + fn(f"{conv}.occ", "PyErr_Occurred")
@@ -250,8 +253,8 @@ def ir() -> str:
             f"  %{conv}.on = icmp ne ptr %{conv}.o, null\n"
             f"  br i1 %{conv}.on, label %null, label %{conv}.rng\n"
             f"{conv}.rng:\n"
-            + load_ctx(f"{conv}.max", KEY_MAX)
-            + (load_ctx(f"{conv}.min", KEY_MIN)
+            + load_ctx(f"{conv}.max", high)
+            + (load_ctx(f"{conv}.min", low)
                + f"  %{conv}.lo = icmp slt i64 %{conv}.v, %{conv}.min\n"
                f"  %{conv}.hi = icmp sgt i64 %{conv}.v, %{conv}.max\n"
                f"  %{conv}.out = or i1 %{conv}.lo, %{conv}.hi\n"
@@ -260,9 +263,34 @@ def ir() -> str:
             + f"  br i1 %{conv}.out, label %overflow, label %{ok}\n"
         )
 
-    def store_key(bits: int) -> str:
-        return (f"  %kt{bits} = trunc i64 %k to i{bits}\n" if bits < 64 else "") + (
-            f"  store i{bits} %kt{bits}, ptr %kb\n" if bits < 64 else "  store i64 %k, ptr %kb\n")
+    def store(var: str, buf: str) -> Callable[[int], str]:
+        def one(bits: int) -> str:
+            if bits == 64:
+                return f"  store i64 %{var}, ptr %{buf}\n"
+            return (f"  %{var}t{bits} = trunc i64 %{var} to i{bits}\n"
+                    f"  store i{bits} %{var}t{bits}, ptr %{buf}\n")
+        return one
+
+    def int_arg(tag: str, obj: str, signed_off: int, bounds: tuple[int, int]) -> str:
+        """Convert ``obj`` by its signedness into ``%{tag}`` and store it in its buffer."""
+        return (
+            load_ctx(f"{tag}sg", signed_off)
+            + f"  %{tag}issigned = icmp ne i64 %{tag}sg, 0\n"
+            f"  br i1 %{tag}issigned, label %{tag}s, label %{tag}u\n"
+            + to_int(True, f"{tag}s", f"{tag}have.s", obj, bounds)
+            + to_int(False, f"{tag}u", f"{tag}have.u", obj, bounds)
+            + f"{tag}have.s:\n  br label %{tag}have\n{tag}have.u:\n  br label %{tag}have\n"
+            f"{tag}have:\n"
+            f"  %{tag} = phi i64 [%{tag}s.v, %{tag}have.s], [%{tag}u.v, %{tag}have.u]\n"
+        )
+
+    overflow = (
+        "overflow:\n" + fn("ss.o", "PyErr_SetString") + fn("oexc", "PyExc_OverflowError")
+        + fn("omsg", "range_message")
+        + "  %oexc.v = load ptr, ptr %oexc\n"
+        "  call void %ss.o(ptr %oexc.v, ptr %omsg)\n"
+        "  ret ptr null\n"
+    )
 
     def load_value(bits: int) -> str:
         if bits == 64:
@@ -277,15 +305,9 @@ def ir() -> str:
     lookup_int = (
         "define ptr @pyebpf_lookup_int(ptr %self, ptr %key) {\n"
         "entry:\n" + prologue
-        + load_ctx("ksigned", KEY_SIGNED)
-        + "  %kissigned = icmp ne i64 %ksigned, 0\n"
-        "  br i1 %kissigned, label %sconv, label %uconv\n"
-        + to_int(True, "sconv", "have.s") + to_int(False, "uconv", "have.u")
-        + "have.s:\n  br label %have\nhave.u:\n  br label %have\n"
-        "have:\n"
-        "  %k = phi i64 [%sconv.v, %have.s], [%uconv.v, %have.u]\n"
+        + int_arg("k", "%key", KEY_SIGNED, (KEY_MIN, KEY_MAX))
         + ctx_ptr("kb", KEY_BUF) + load_ctx("ksz", KEY_SIZE)
-        + by_width("kw", "%ksz", store_key, "go")
+        + by_width("kw", "%ksz", store("k", "kb"), "go")
         + "go:\n"
         + syscall(_CMD_LOOKUP, "found")
         + "  br i1 %noent, label %missing, label %oserror\n"
@@ -301,11 +323,38 @@ def ir() -> str:
         + "  %mk = select i1 %vsigned, ptr %fll, ptr %full\n"
         "  %res = call ptr %mk(i64 %v)\n"
         "  ret ptr %res\n"
-        "overflow:\n" + fn("ss.o", "PyErr_SetString") + fn("oexc", "PyExc_OverflowError")
-        + fn("omsg", "range_message")
-        + "  %oexc.v = load ptr, ptr %oexc\n"
-        "  call void %ss.o(ptr %oexc.v, ptr %omsg)\n"
-        "  ret ptr null\n"
-        + raise_oserror + null + "}\n"
+        + overflow + raise_oserror + null + "}\n"
     )
-    return lookup + delete + update + next_key + lookup_int
+    # update_int(key: int, value: int, flags: int) -> None, the same for writes.
+    update_int = (
+        "define ptr @pyebpf_update_int(ptr %self, ptr %args, i64 %nargs) {\n"
+        "entry:\n" + prologue
+        + "  %three = icmp eq i64 %nargs, 3\n"
+        "  br i1 %three, label %args3, label %badargs\n"
+        "args3:\n"
+        "  %key = load ptr, ptr %args\n"
+        "  %value.p = getelementptr ptr, ptr %args, i64 1\n"
+        "  %value = load ptr, ptr %value.p\n"
+        "  %flags.p = getelementptr ptr, ptr %args, i64 2\n"
+        "  %flags.o = load ptr, ptr %flags.p\n"
+        + int_arg("k", "%key", KEY_SIGNED, (KEY_MIN, KEY_MAX))
+        + int_arg("v", "%value", VALUE_SIGNED, (VALUE_MIN, VALUE_MAX))
+        + ctx_ptr("kb", KEY_BUF) + load_ctx("ksz", KEY_SIZE)
+        + by_width("kw", "%ksz", store("k", "kb"), "vstore")
+        + "vstore:\n"
+        + ctx_ptr("vb", VALUE_BUF) + load_ctx("vsz", VALUE_SIZE)
+        + by_width("vw", "%vsz", store("v", "vb"), "go")
+        + "go:\n"
+        + fn("asull", "PyLong_AsUnsignedLongLongMask")
+        + "  %flags = call i64 %asull(ptr %flags.o)\n"
+        f"  %fl.p = getelementptr i8, ptr %ctx, i64 {_ATTR + 24}\n"
+        "  store i64 %flags, ptr %fl.p\n"
+        + syscall(_CMD_UPDATE, "done")
+        + "  store i64 0, ptr %fl.p\n"
+        "  br label %oserror\n"
+        "done:\n"
+        "  store i64 0, ptr %fl.p\n"
+        + give("Py_None")
+        + overflow + raise_oserror + raise_args + null + "}\n"
+    )
+    return lookup + delete + update + next_key + lookup_int + update_int

@@ -2,7 +2,7 @@
 
 A cffi ABI call costs several hundred nanoseconds of argument conversion, GIL
 release and errno bookkeeping: more than half of what the kernel spends on a
-``BPF_MAP_LOOKUP_ELEM``.  This module compiles five small host functions with
+``BPF_MAP_LOOKUP_ELEM``.  This module compiles six small host functions with
 the LLVM that pyebpf already carries (llvmlite's MCJIT) and wraps them as
 CPython builtins, so Python calls them like ``os.getpid``:
 
@@ -11,8 +11,9 @@ CPython builtins, so Python calls them like ``os.getpid``:
 - ``delete(key: bytes) -> bool`` (``False`` on ENOENT);
 - ``next_key(key: bytes | None) -> bytes | None`` (the first key for None; None
   after the last);
-- ``lookup_int(key: int) -> int | None`` for maps of plain integers (no packing
-  and no bytes object; OverflowError for a key outside the key type).
+- ``lookup_int(key: int) -> int | None`` and ``update_int(key, value, flags)`` for
+  maps of plain integers (no packing and no bytes object; OverflowError for a
+  key or value outside its type).
 
 Other failures raise ``OSError`` with the kernel's errno.  Each map gets its own
 builtins whose ``self`` is a private ``bytearray`` holding the map's
@@ -50,6 +51,8 @@ from .elem_ir import (
     RT,
     RT_NAMES,
     VALUE_BUF,
+    VALUE_MAX,
+    VALUE_MIN,
     VALUE_SIGNED,
     VALUE_SIZE,
     ir,
@@ -191,7 +194,7 @@ class _Native:
         self._messages = {
             "size_message": ffi.new("char[]", b"pyebpf: key or value of the wrong size"),
             "args_message": ffi.new("char[]", b"bpf_map_update takes (key, value, flags)"),
-            "range_message": ffi.new("char[]", b"pyebpf: key out of the key type's range"),
+            "range_message": ffi.new("char[]", b"pyebpf: key or value out of the range of its type"),
         }
         self._table = ffi.new("uint64_t[]", len(RT_NAMES))
         for i, name in enumerate(RT_NAMES):
@@ -217,7 +220,7 @@ class _Native:
         self._defs = {}
         for name, flags in (("lookup", _METH_O), ("delete", _METH_O),
                             ("update", _METH_FASTCALL), ("next_key", _METH_O),
-                            ("lookup_int", _METH_O)):
+                            ("lookup_int", _METH_O), ("update_int", _METH_FASTCALL)):
             address = base + offsets[f"pyebpf_{name}"]
             self._defs[name] = MethodDef(f"bpf_map_{name}".encode(), address, flags, None)
         new = api.PyCFunction_NewEx
@@ -249,18 +252,17 @@ class _Native:
         words[NEXT_BUF // 8] = base + next_off
         names = ["lookup", "update", "delete", "next_key"]
         if ints is not None and key_size in (1, 2, 4, 8) and value_size in (1, 2, 4, 8):
-            key_signed, value_signed = ints
-            bits = key_size * 8
-            low, high = (-(1 << bits - 1), (1 << bits - 1) - 1) if key_signed else (0, (1 << bits) - 1)
-            words[KEY_MIN // 8] = low & (2**64 - 1)
-            words[KEY_MAX // 8] = high & (2**64 - 1)
-            words[KEY_SIGNED // 8] = int(key_signed)
-            words[VALUE_SIGNED // 8] = int(value_signed)
-            names.append("lookup_int")
+            for signed, size, where in ((ints[0], key_size, (KEY_SIGNED, KEY_MIN, KEY_MAX)),
+                                        (ints[1], value_size, (VALUE_SIGNED, VALUE_MIN, VALUE_MAX))):
+                bits = size * 8
+                low, high = (-(1 << bits - 1), (1 << bits - 1) - 1) if signed else (0, (1 << bits) - 1)
+                for off, word in zip(where, (int(signed), low, high)):
+                    words[off // 8] = word & (2**64 - 1)
+            names += ["lookup_int", "update_int"]
         holder = _Context(ctx, pin, self)
         ref = self._ctypes.byref
         made = [self._new(ref(self._defs[name]), ctx, holder) for name in names]
-        return (*made, None) if len(made) == 4 else tuple(made)
+        return (*made, None, None) if len(made) == 4 else tuple(made)
 
 
 class _Context:
@@ -340,9 +342,9 @@ def disable(reason: str = "disabled") -> None:
 
 def elem_functions(fd: int, nr: int, key_size: int, value_size: int,
                    ints: tuple[bool, bool] | None = None) -> tuple[Any, ...] | None:
-    """``(lookup, update, delete, next_key, lookup_int)`` builtins for one map, or None
-    without the native path.  ``lookup_int`` is None unless ``ints`` gives the
-    signedness of an integer key and value of 1, 2, 4 or 8 bytes."""
+    """``(lookup, update, delete, next_key, lookup_int, update_int)`` builtins for one
+    map, or None without the native path.  The last two are None unless ``ints``
+    gives the signedness of an integer key and value of 1, 2, 4 or 8 bytes."""
     if _native is None:
         return None
     return _native.functions(fd, nr, key_size, value_size, ints)

@@ -437,8 +437,9 @@ class ElemOps:
     - ``update(key, value, flags) -> None``;
     - ``delete(key) -> bool`` (False when the key is absent);
     - ``next_key(key | None) -> bytes | None`` (the first key for None, None at the end);
-    - ``lookup_int(key: int) -> int | None`` on the native path for maps of plain
-      integers (``ints`` gives their signedness), else None.
+    - ``lookup_int(key: int) -> int | None`` and ``update_int(key, value, flags)``
+      on the native path for maps of plain integers (``ints`` gives their
+      signedness), else None.
 
     Keys and values are packed bytes of the map's sizes; other failures raise
     ``OSError`` with the kernel's errno.  The three are builtins from
@@ -469,11 +470,13 @@ class ElemOps:
             native = fastpath.elem_functions(
                 self.fd, self._nr_value, self.key_size, self.value_size, self.ints)
         if native is not None:
-            self.lookup, self.update, self.delete, self.next_key, self.lookup_int = native
+            (self.lookup, self.update, self.delete, self.next_key,
+             self.lookup_int, self.update_int) = native
             return
         self.lookup, self.update, self.delete = self._lookup, self._update, self._delete
         self.next_key = self._next_key
         self.lookup_int: Any = None
+        self.update_int: Any = None
         if not self._prepared:
             self._prepared = True
             self._key, self._value = _out(self.key_size), _out(self.value_size)
