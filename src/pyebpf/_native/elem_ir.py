@@ -116,20 +116,18 @@ def ir() -> str:
         "  call ptr %sfe(ptr %exc.v)\n"
         "  ret ptr null\n"
     )
-    raise_size = (
-        "badsize:\n" + fn("ss", "PyErr_SetString") + fn("vexc", "PyExc_ValueError")
-        + fn("msg", "size_message")
-        + "  %vexc.v = load ptr, ptr %vexc\n"
-        "  call void %ss(ptr %vexc.v, ptr %msg)\n"
-        "  ret ptr null\n"
-    )
-    raise_args = (
-        "badargs:\n" + fn("ss.a", "PyErr_SetString") + fn("texc", "PyExc_TypeError")
-        + fn("amsg", "args_message")
-        + "  %texc.v = load ptr, ptr %texc\n"
-        "  call void %ss.a(ptr %texc.v, ptr %amsg)\n"
-        "  ret ptr null\n"
-    )
+    def raise_with(label: str, exc: str, message: str) -> str:
+        """Block ``label``: set ``exc`` with the table's ``message`` and return NULL."""
+        return (
+            f"{label}:\n" + fn(f"{label}.set", "PyErr_SetString") + fn(f"{label}.exc", exc)
+            + fn(f"{label}.msg", message)
+            + f"  %{label}.e = load ptr, ptr %{label}.exc\n"
+            f"  call void %{label}.set(ptr %{label}.e, ptr %{label}.msg)\n"
+            "  ret ptr null\n"
+        )
+
+    raise_size = raise_with("badsize", "PyExc_ValueError", "size_message")
+    raise_args = raise_with("badargs", "PyExc_TypeError", "args_message")
     null = "null:\n  ret ptr null\n"
 
     lookup = (
@@ -284,13 +282,7 @@ def ir() -> str:
             f"  %{tag} = phi i64 [%{tag}s.v, %{tag}have.s], [%{tag}u.v, %{tag}have.u]\n"
         )
 
-    overflow = (
-        "overflow:\n" + fn("ss.o", "PyErr_SetString") + fn("oexc", "PyExc_OverflowError")
-        + fn("omsg", "range_message")
-        + "  %oexc.v = load ptr, ptr %oexc\n"
-        "  call void %ss.o(ptr %oexc.v, ptr %omsg)\n"
-        "  ret ptr null\n"
-    )
+    overflow = raise_with("overflow", "PyExc_OverflowError", "range_message")
 
     def load_value(bits: int) -> str:
         if bits == 64:
