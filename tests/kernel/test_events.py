@@ -8,7 +8,6 @@ in an ArrayMap, so the tests can check the exact sequence.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 import time
@@ -18,6 +17,8 @@ import pytest
 import pyebpf as bpf
 from pyebpf import char, u32, u64
 from pyebpf.events import EventReader
+
+from .cpus import on_cpu
 
 ME = os.getpid()
 
@@ -125,16 +126,6 @@ def emit_discard(ctx) -> int:
 
 # ---------------------------------------------------------------- helpers
 
-
-@contextlib.contextmanager
-def on_cpu(cpu: int):
-    """Run the block pinned to one CPU (so perf events share one per-CPU ring)."""
-    old = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {cpu})
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, old)
 
 
 def trigger(n: int) -> None:

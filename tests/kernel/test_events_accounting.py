@@ -10,12 +10,13 @@ the perf rings' pending losses, which the kernel reports only in a
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 
 import pyebpf as bpf
 from pyebpf import u32, u64
+
+from .cpus import on_cpu
 
 ME = os.getpid()
 CPUS = sorted(os.sched_getaffinity(0))
@@ -57,15 +58,6 @@ def to_ring(ctx) -> int:
     ring.submit(e)
     return 0
 
-
-@contextlib.contextmanager
-def on_cpu(cpu: int):
-    old = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {cpu})
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, old)
 
 
 def produce_on_every_cpu(calls: int) -> None:
