@@ -157,10 +157,9 @@ def ir() -> str:
         + "done:\n" + give("Py_True")
         + raise_oserror + raise_size + null + "}\n"
     )
-    update = (
-        "define ptr @pyebpf_update(ptr %self, ptr %args, i64 %nargs) {\n"
-        "entry:\n" + prologue
-        + "  %three = icmp eq i64 %nargs, 3\n"
+    # METH_FASTCALL (key, value, flags): the arguments, and the command that ends both updates
+    three_args = (
+        "  %three = icmp eq i64 %nargs, 3\n"
         "  br i1 %three, label %args3, label %badargs\n"
         "args3:\n"
         "  %key = load ptr, ptr %args\n"
@@ -168,9 +167,9 @@ def ir() -> str:
         "  %value = load ptr, ptr %value.p\n"
         "  %flags.p = getelementptr ptr, ptr %args, i64 2\n"
         "  %flags.o = load ptr, ptr %flags.p\n"
-        + copy_in("k", "%key", KEY_SIZE, _ATTR + 8, "badsize")
-        + copy_in("v", "%value", VALUE_SIZE, _ATTR + 16, "badsize")
-        + fn("asull", "PyLong_AsUnsignedLongLongMask")
+    )
+    update_with_flags = (
+        fn("asull", "PyLong_AsUnsignedLongLongMask")
         + "  %flags = call i64 %asull(ptr %flags.o)\n"
         f"  %fl.p = getelementptr i8, ptr %ctx, i64 {_ATTR + 24}\n"
         "  store i64 %flags, ptr %fl.p\n"
@@ -180,6 +179,14 @@ def ir() -> str:
         "done:\n"
         "  store i64 0, ptr %fl.p\n"  # lookups read the same attr: flags back to 0
         + give("Py_None")
+    )
+    update = (
+        "define ptr @pyebpf_update(ptr %self, ptr %args, i64 %nargs) {\n"
+        "entry:\n" + prologue
+        + three_args
+        + copy_in("k", "%key", KEY_SIZE, _ATTR + 8, "badsize")
+        + copy_in("v", "%value", VALUE_SIZE, _ATTR + 16, "badsize")
+        + update_with_flags
         + raise_oserror + raise_size + raise_args + null + "}\n"
     )
     def ctx_ptr(var: str, off: int) -> str:
@@ -321,14 +328,7 @@ def ir() -> str:
     update_int = (
         "define ptr @pyebpf_update_int(ptr %self, ptr %args, i64 %nargs) {\n"
         "entry:\n" + prologue
-        + "  %three = icmp eq i64 %nargs, 3\n"
-        "  br i1 %three, label %args3, label %badargs\n"
-        "args3:\n"
-        "  %key = load ptr, ptr %args\n"
-        "  %value.p = getelementptr ptr, ptr %args, i64 1\n"
-        "  %value = load ptr, ptr %value.p\n"
-        "  %flags.p = getelementptr ptr, ptr %args, i64 2\n"
-        "  %flags.o = load ptr, ptr %flags.p\n"
+        + three_args
         + int_arg("k", "%key", KEY_SIGNED, (KEY_MIN, KEY_MAX))
         + int_arg("v", "%value", VALUE_SIGNED, (VALUE_MIN, VALUE_MAX))
         + ctx_ptr("kb", KEY_BUF) + load_ctx("ksz", KEY_SIZE)
@@ -337,16 +337,7 @@ def ir() -> str:
         + ctx_ptr("vb", VALUE_BUF) + load_ctx("vsz", VALUE_SIZE)
         + by_width("vw", "%vsz", store("v", "vb"), "go")
         + "go:\n"
-        + fn("asull", "PyLong_AsUnsignedLongLongMask")
-        + "  %flags = call i64 %asull(ptr %flags.o)\n"
-        f"  %fl.p = getelementptr i8, ptr %ctx, i64 {_ATTR + 24}\n"
-        "  store i64 %flags, ptr %fl.p\n"
-        + syscall(_CMD_UPDATE, "done")
-        + "  store i64 0, ptr %fl.p\n"
-        "  br label %oserror\n"
-        "done:\n"
-        "  store i64 0, ptr %fl.p\n"
-        + give("Py_None")
+        + update_with_flags
         + overflow + raise_oserror + raise_args + null + "}\n"
     )
     return lookup + delete + update + next_key + lookup_int + update_int
