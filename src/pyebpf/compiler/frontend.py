@@ -1365,8 +1365,13 @@ class Frontend:
             have = sorted(k for k in self.ctx_type.fields if k.startswith("arg"))
             error(loc, f"the {self.ctx_type.name} context has no argument {n.value}",
                   f"available: {', '.join(have) or 'none (use the fields instead)'}")
-        return Place(T.Local(PointerType(None, "ctx"), loc, "ctx"), f.offset, f.type, loc,
-                     writable=False)
+        ctx = T.Local(PointerType(None, "ctx"), loc, "ctx")
+        if self.ctx_type.arg_reader is not None:  # USDT: decoded at run time (usdt_args.py)
+            fn = self.registry.request(self.ctx_type.arg_reader, [ctx.type, u32], False, False,
+                                       loc, ctx_type=self.ctx_type)
+            call = T.Call(fn.return_type, loc, fn.name, (ctx, T.Const(u32, loc, n.value)))
+            return self.convert(call, f.type, loc)
+        return Place(ctx, f.offset, f.type, loc, writable=False)
 
     def helper_call(self, h: Helper, node: ast.Call, loc: Loc) -> T.Expr:
         self._no_keywords(node, loc)

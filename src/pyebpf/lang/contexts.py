@@ -23,6 +23,7 @@ Field kinds:
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 from .._record import Record, factory, record
 from ..types import BPFType, IntType, i8, i16, i32, i64, u8, u16, u32, u64
@@ -49,6 +50,9 @@ class ContextType(Record):
     name: str
     fields: dict[str, CtxField] = factory(dict)
     packet_access: bool = False  # ctx.header() / ctx.data are allowed
+    # ``ctx.arg(n)`` calls this (inlined) function with ``(ctx, n)`` instead of reading a
+    # field; the ``arg<n>`` field gives the result's type (USDT arguments, decoded at run time)
+    arg_reader: Any = None
 
     def field(self, name: str) -> CtxField | None:
         return self.fields.get(name)
