@@ -305,3 +305,106 @@ def atomic_on_const(ctx) -> int:
 def atomic_at_variable_index(ctx) -> int:
     bpf.atomic_add(scratch[ctx.rx_queue_index], 1)  # ERR atomics need a constant index
     return 0
+
+
+class Other(bpf.Struct):
+    a: u32
+
+
+def two_structs(x):
+    if x:
+        return Pair(a=1)
+    return Other(a=2)  # ERR gives a Other, but two_structs() returns a Pair (line
+
+
+@bpf.xdp
+def returns_two_struct_types(ctx) -> int:
+    p = two_structs(ctx.rx_queue_index)  # ERR-AT two_structs
+    return 0
+
+
+def struct_then_int(x):
+    if x:
+        return Pair(a=1)
+    return x  # ERR gives a u32, but struct_then_int() returns a Pair
+
+
+@bpf.xdp
+def returns_struct_and_int(ctx) -> int:
+    p = struct_then_int(ctx.rx_queue_index)  # ERR-AT struct_then_int
+    return 0
+
+
+def int_then_struct(x):
+    if x:
+        return x
+    return Pair(a=1)  # ERR gives a Pair, but int_then_struct() returns a u32
+
+
+@bpf.xdp
+def returns_int_and_struct(ctx) -> int:
+    return int_then_struct(ctx.rx_queue_index)  # ERR-AT int_then_struct
+
+
+def bare_then_struct(x):
+    if x:
+        return  # ERR gives no value, but bare_then_struct() returns a Pair
+    return Pair(a=1)
+
+
+@bpf.xdp
+def returns_nothing_and_struct(ctx) -> int:
+    bare_then_struct(ctx.rx_queue_index)  # ERR-AT bare_then_struct
+    return 0
+
+
+def annotated_pair(x) -> Pair:
+    return u8[4]()  # ERR gives a u8[4], but annotated_pair() returns a Pair
+
+
+@bpf.xdp
+def breaks_its_annotation(ctx) -> int:
+    annotated_pair(1)  # ERR-AT annotated_pair
+    return 0
+
+
+def may_fall_off(x):
+    if x:
+        return Pair(a=1)
+    x += 1  # ERR can end here without returning a Pair
+
+
+@bpf.xdp
+def struct_function_falls_off(ctx) -> int:
+    may_fall_off(ctx.rx_queue_index)  # ERR-AT may_fall_off
+    return 0
+
+
+def new_pair(x):
+    return Pair(a=x)
+
+
+@bpf.xdp
+def writes_a_result(ctx) -> int:
+    new_pair(ctx.rx_queue_index).b = 2  # ERR result is a temporary value
+    return 0
+
+
+@bpf.func
+def func_returns_struct(x: u32) -> Pair:  # ERR BPF calls return an integer
+    return Pair(a=x)
+
+
+@bpf.xdp
+def calls_func_returning_struct(ctx) -> int:
+    p = func_returns_struct(1)  # ERR-AT func_returns_struct
+    return 0
+
+
+def two_args(a, b):
+    return a + b
+
+
+@bpf.xdp
+def too_few_arguments(ctx) -> int:
+    return two_args(1)  # ERR takes 2 argument

@@ -800,6 +800,11 @@ class ModuleBuilder:
         callee = self.functions[e.func]
         return self.b.call(callee, [self.expr(a) for a in e.args])
 
+    def expr_ResultOf(self, e: T.ResultOf) -> ir.Value:
+        assert self.fs is not None
+        self.expr(e.call)
+        return self.fs.slots[e.slot]
+
     def expr_KfuncCall(self, e: T.KfuncCall) -> ir.Value:
         callee = self.kfunc(e)
         result = self.b.call(callee, [self.expr(a) for a in e.args])

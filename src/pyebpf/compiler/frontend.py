@@ -20,6 +20,7 @@ import types as pytypes
 from typing import Any, Union
 
 from .._record import MutableRecord, Record, factory, record
+from ..errors import CompileError
 from ..lang.contexts import ContextType
 from ..lang.helpers import Helper
 from ..types import (
@@ -127,6 +128,11 @@ class Frontend:
                  registry: Registry | None = None) -> None:
         self.registry = registry if registry is not None else Registry(maps)
         self.return_type: BPFType | None = i32
+        # A plain function's first `return` fixes its type (where, for messages); a bare
+        # `return` before it is remembered, as a function returning a struct cannot have one.
+        self.return_loc: Loc | None = None
+        self.bare_return: Loc | None = None
+        self.return_annotated = False
         self.src = src
         self.env = env
         self.ctx_type = ctx_type
@@ -221,19 +227,48 @@ class Frontend:
             if fn.returns is None:
                 error(loc, f"@bpf.func {fn.name}() needs a return type", "write `-> u32`")
             self.return_type = self.type_of_annotation(fn.returns)
+            if not isinstance(self.return_type, IntType):
+                type_error(self.src.loc(fn.returns), f"@bpf.func {fn.name}() returns a "
+                           f"{self.return_type!r}; BPF calls return an integer or bool",
+                           "return a struct from a plain (inlined) function, or pass a pointer "
+                           "to a local for the function to fill")
         else:
-            self.return_type = None  # fixed by the first return statement
-        body: list[T.Stmt] = []
+            # Fixed by the first return statement, unless annotated with a struct or array.
+            self.return_type = self.declared_result(fn.returns)
+            if self.return_type is not None:
+                self.return_loc = self.src.loc(fn.returns)  # type: ignore[arg-type]
+                self.return_annotated = True
         for pname, ty in params:
             if pname != "ctx" or self.ctx_name is None:
                 self.locals[pname] = LocalVar(pname, ty, False)
-        inner = self.block(fn.body)
+        body = self.block(fn.body)
+        result = self.return_type if _is_aggregate(self.return_type) else None
+        if result is not None:
+            if not _terminates(body):
+                error(self.src.loc(fn.body[-1]), f"{fn.name}() can end here without "
+                      f"returning a {result!r}", f"end every path with `return` and a "
+                      f"{result!r}")
+            params.append((_RESULT, PointerType(result, "stack")))
+            return T.Function(name, None, tuple(params), i64, body, loc, is_global,
+                              result=result)
         ret = self.return_type or i64
-        if not _terminates(inner):
-            body_end = (T.Return(loc, T.Const(ret, loc, 0)),)
-            inner = inner + body_end
-        body.extend(inner)
-        return T.Function(name, None, tuple(params), ret, tuple(body), loc, is_global)
+        if not _terminates(body):
+            body = body + (T.Return(loc, T.Const(ret, loc, 0)),)
+        return T.Function(name, None, tuple(params), ret, body, loc, is_global)
+
+    def declared_result(self, node: ast.expr | None) -> BPFType | None:
+        """A struct or array a plain function's annotation promises to return, else None.
+
+        Integer annotations are left as they were (the first return fixes the type), and
+        so are annotations that are no pyebpf type at all (``-> int``).
+        """
+        if node is None:
+            return None
+        try:
+            ty = self.type_of_annotation(node)
+        except CompileError:
+            return None
+        return ty if _is_aggregate(ty) else None
 
     # ------------------------------------------------------------ statements
 
@@ -294,20 +329,57 @@ class Frontend:
             return T.ExprStmt(v.loc, v)
         if isinstance(v, _StmtValue):
             return v.stmt
+        if isinstance(v, Place) and isinstance(v.pointer, T.ResultOf):
+            return T.ExprStmt(v.loc, v.pointer)  # a call whose struct result is unused
         return None
 
-    def visit_Return(self, node: ast.Return) -> T.Stmt:
+    def visit_Return(self, node: ast.Return) -> T.Stmt | list[T.Stmt]:
         loc = self.src.loc(node)
         if node.value is None:
+            if _is_aggregate(self.return_type):
+                self.mismatched_return(loc, "no value")
+            self.bare_return = self.bare_return or loc
             return T.Return(loc, T.Const(self.return_type or i64, loc, 0))
+        v = self.expr(node.value)
         if self.return_type is None:  # a plain function: its first return fixes the type
-            v = self.expr(node.value)
-            self.return_type = self.infer_type(v, loc)
-            if not isinstance(self.return_type, IntType):
-                type_error(loc, "functions called from programs return integers for now")
+            ty = self.infer_type(v, loc)
+            if not isinstance(ty, (IntType, StructType, ArrayType)):
+                name = node.value.id if isinstance(node.value, ast.Name) else "p"
+                type_error(loc, f"functions called from programs return integers, structs or "
+                           f"arrays, not a pointer ({ty!r})",
+                           f"return a copy of what it points to (`return {name}[0]`) or one "
+                           "of its fields")
+            if _is_aggregate(ty) and self.bare_return is not None:
+                self.return_type, self.return_loc = ty, loc
+                self.mismatched_return(self.bare_return, "no value")
+            self.return_type, self.return_loc = ty, loc
         want = self.return_type
-        v = self.rvalue(node.value, want=want)
-        return T.Return(loc, self.convert(v, want, loc, implicit=True))
+        if _is_aggregate(want):
+            return self.return_aggregate(want, v, node.value, loc)
+        if self.return_loc is not None and _is_aggregate(self.infer_type(v, loc)):
+            self.mismatched_return(loc, f"a {self.infer_type(v, loc)!r}")
+        e = self.to_expr(v, want, self.src.loc(node.value))
+        return T.Return(loc, self.convert(e, want, loc, implicit=True))
+
+    def return_aggregate(self, ty: BPFType, v: Value, node: ast.expr, loc: Loc) -> list[T.Stmt]:
+        """``return k`` of a struct or array: copied to the caller's result (see ResultOf)."""
+        fits_bytes = isinstance(v, Known) and isinstance(v.obj, bytes) and \
+            isinstance(ty, ArrayType) and ty.is_bytes
+        got = self.infer_type(v, loc)
+        if got != ty and not fits_bytes:
+            self.mismatched_return(loc, f"a {got!r}")
+        out = T.Local(PointerType(ty, "stack"), loc, _RESULT)
+        stmts = self.aggregate_store(Place(out, 0, ty, loc), v, node, loc)
+        return [*stmts, T.Return(loc, T.Const(i64, loc, 0))]
+
+    def mismatched_return(self, loc: Loc, got: str) -> None:
+        assert self.return_loc is not None
+        name = self.src.tree.name
+        where = "annotated" if self.return_annotated else "first returned"
+        error(loc, f"this `return` gives {got}, but {name}() returns a {self.return_type!r} "
+              f"({where} on line {self.return_loc.line})",
+              "return the same type from every `return` (copy the value into a local of "
+              "that type first)")
 
     def visit_Assign(self, node: ast.Assign) -> T.Stmt | list[T.Stmt]:
         loc = self.src.loc(node)
@@ -443,6 +515,9 @@ class Frontend:
         """Refuse a write (store, copy, atomic) to read-only memory where it is written."""
         if place.writable:
             return
+        if isinstance(place.pointer, T.ResultOf):
+            error(loc, "a function's result is a temporary value",
+                  "assign it to a local first (`k = make_key(ctx)`), then change the local")
         if isinstance(place.pointer, T.GlobalAddr):
             error(loc, f"`{place.pointer.name}` is a bpf.Const, read-only in programs",
                   "use a bpf.Global for a variable the program writes; a Const is set "
@@ -1330,6 +1405,9 @@ class Frontend:
         values = [self.expr(a) for a in node.args]
         arg_types = None
         if not annotated:
+            want = fn.__code__.co_argcount
+            if len(values) != want and not fn.__defaults__:  # (defaults are refused later)
+                error(loc, f"{fn.__name__}() takes {want} argument(s), got {len(values)}")
             arg_types = [self.infer_type(v, loc) if not isinstance(v, Lit) else i64
                          for v in values]
             for i, (v, t) in enumerate(zip(values, arg_types)):
@@ -1342,15 +1420,21 @@ class Frontend:
         passes_ctx = any(isinstance(t, PointerType) and t.kind == "ctx" for t in arg_types or ())
         callee = self.registry.request(fn, arg_types, annotated, is_global, loc,
                                        ctx_type=self.ctx_type if passes_ctx else None)
-        if len(values) != len(callee.params):
-            error(loc, f"{callee.name}() takes {len(callee.params)} argument(s), "
-                  f"got {len(values)}")
+        params = callee.params[:-1] if callee.result is not None else callee.params
+        if len(values) != len(params):
+            error(loc, f"{callee.name}() takes {len(params)} argument(s), got {len(values)}")
         args = tuple(self.convert(self.to_expr(v, ty, loc), ty, loc, implicit=True)
-                     for v, (_, ty) in zip(values, callee.params))
+                     for v, (_, ty) in zip(values, params))
         for a in args:
             if isinstance(a.type, PointerType):
                 self.require_nonnull(a, loc)
-        return T.Call(callee.return_type, loc, callee.name, args)
+        if callee.result is None:
+            return T.Call(callee.return_type, loc, callee.name, args)
+        # A struct or array result: into a temporary of the caller's, read as a place.
+        slot = self.temp(callee.result, loc)
+        ptr = PointerType(callee.result, "stack")
+        call = T.Call(callee.return_type, loc, callee.name, (*args, T.AddrOf(ptr, loc, slot)))
+        return Place(T.ResultOf(ptr, loc, call, slot), 0, callee.result, loc, writable=False)
 
     def ctx_arg(self, node: ast.Call, loc: Loc) -> Value:
         """``ctx.arg(n)``: the n-th argument register of a probed function (pt_regs)."""
@@ -1974,6 +2058,13 @@ class _StructCtor(Record):
 @record
 class _StmtValue(Record):
     stmt: T.Stmt
+
+
+_RESULT = "__result"  # the parameter a struct or array result is written through
+
+
+def _is_aggregate(t: BPFType | None) -> bool:
+    return isinstance(t, (StructType, ArrayType))
 
 
 def _char() -> IntType:

@@ -257,6 +257,20 @@ class Call(Expr):
     args: tuple[Expr, ...]
 
 
+@record
+class ResultOf(Expr):
+    """Make ``call``, then give the address of local aggregate ``slot``.
+
+    A function that returns a struct or an array writes it through its last
+    argument, the address of ``slot`` (a caller's temporary, as C's ``sret``).
+    A node rather than a statement before the expression, so the call runs
+    where the expression is evaluated (under a condition, in a loop test).
+    """
+
+    call: Call
+    slot: str
+
+
 # ---------------------------------------------------------------- statements
 
 
@@ -399,6 +413,8 @@ class Function(Record):
     loc: Loc
     is_global: bool = False
     inline: bool = False  # a plain Python function: always inlined by LLVM
+    # A struct or array result, written through the last parameter (see ResultOf).
+    result: BPFType | None = None
 
 
 BOOL = bool_
@@ -416,6 +432,8 @@ def dump(node: Any, indent: int = 0) -> str:
     if isinstance(node, Function):
         head = f"{pad}func {node.name}({', '.join(f'{n}: {t!r}' for n, t in node.params)})"
         head += f" -> {node.return_type!r}"
+        if node.result is not None:
+            head += f" (result {node.result!r} through {node.params[-1][0]})"
         if node.section:
             head += f"  [section {node.section}]"
         return head + "\n" + dump(node.body, indent + 1)
