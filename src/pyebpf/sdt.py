@@ -3,30 +3,201 @@
 A binary built with ``<sys/sdt.h>`` (``STAP_PROBE``/``DTRACE_PROBE``) has a
 note per probe site: provider, name, the site's address, an optional
 semaphore (a counter the program checks before computing the arguments) and
-the argument spec (``"-4@%edi 8@%rsi"``).  :func:`probes` reads them;
-:func:`attach_usdt` attaches a uprobe at every site of one probe.  Arguments
-(``ctx.arg(n)`` from the spec) are not decoded yet: programs count hits and
-read registers through the uprobe context.
+the argument spec (``"-4@%edi 8@-16(%rbp) -4@$5"``).  :func:`probes` reads
+them; :func:`parse_args` turns a spec into :class:`UsdtArg` values (x86-64
+and arm64 operand syntax); :func:`attach_usdt` attaches a uprobe at every
+site of one probe.
+
+Arguments (``ctx.arg(n)`` in a ``@bpf.usdt`` program) are decoded at run
+time by :mod:`pyebpf.usdt_args`: each site's spec is written to a spec map
+slot, the site's uprobe carries the slot as its BPF cookie, and the program
+reads the register (from ``pt_regs``), the memory operand or the constant the
+slot describes.  Sites of one probe may have different specs (inlined
+copies), which is why the spec is looked up per site at run time.
+
+A probe guarded by a semaphore is attached with the semaphore's file offset
+as the uprobe's reference counter (``ref_ctr_offset``), so the kernel
+increments the semaphore in every process the uprobe applies to while it is
+attached, and decrements it on detach.
 """
 
 from __future__ import annotations
 
 import errno
+import os
+import re
 import struct
 from typing import Any
 
 from ._record import Record, record
 from .tracefs import attach_error
 
-__all__ = ["UsdtProbe", "probes", "attach_usdt"]
+__all__ = ["UsdtProbe", "UsdtArg", "probes", "parse_args", "attach_usdt", "MAX_ARGS",
+           "PT_REGS_OFFSETS"]
 
 _NT_STAPSDT = 3  # the note type <sys/sdt.h> emits, owner "stapsdt"
 _NOTE = struct.Struct("<III")  # namesz, descsz, type
 
+#: ``STAP_PROBE12`` is the largest: a probe has at most twelve arguments.
+MAX_ARGS = 12
+
+
+def _x86_registers() -> dict[str, str]:
+    """Every x86-64 register name a spec may use -> its 64-bit register."""
+    names = {"rip": "rip", "eip": "rip"}
+    for r, (e, w, b) in {"rax": ("eax", "ax", "al"), "rbx": ("ebx", "bx", "bl"),
+                         "rcx": ("ecx", "cx", "cl"), "rdx": ("edx", "dx", "dl"),
+                         "rsi": ("esi", "si", "sil"), "rdi": ("edi", "di", "dil"),
+                         "rbp": ("ebp", "bp", "bpl"), "rsp": ("esp", "sp", "spl")}.items():
+        names.update({r: r, e: r, w: r, b: r})
+    for i in range(8, 16):
+        names.update({f"r{i}": f"r{i}", f"r{i}d": f"r{i}", f"r{i}w": f"r{i}",
+                      f"r{i}b": f"r{i}", f"r{i}l": f"r{i}"})
+    return names
+
+
+#: Byte offsets of the registers in the kernel's ``struct pt_regs`` (what a uprobe
+#: program's context is).  x86_64: arch/x86/include/asm/ptrace.h (r15 first ... ss);
+#: aarch64: struct user_pt_regs (regs[0..30], sp, pc).
+PT_REGS_OFFSETS: dict[str, dict[str, int]] = {
+    "x86_64": {"r15": 0, "r14": 8, "r13": 16, "r12": 24, "rbp": 32, "rbx": 40, "r11": 48,
+               "r10": 56, "r9": 64, "r8": 72, "rax": 80, "rcx": 88, "rdx": 96, "rsi": 104,
+               "rdi": 112, "rip": 128, "rsp": 152},
+    "aarch64": {**{f"x{i}": 8 * i for i in range(31)}, "sp": 248, "pc": 256},
+}
+_X86_NAMES = _x86_registers()
+_ARM64_NAMES = {**{f"x{i}": f"x{i}" for i in range(31)}, **{f"w{i}": f"x{i}" for i in range(31)},
+                "sp": "sp", "wsp": "sp"}
+_MACHINES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
+
+
+@record
+class UsdtArg(Record):
+    """One argument of a probe site, from its spec token (``"-4@8(%rbp)"``).
+
+    ``kind`` is ``"const"`` (the value is ``value``), ``"reg"`` (the value is
+    in register ``reg``) or ``"mem"`` (at address ``reg + value``, or
+    ``symbol + value`` for a ``symbol(%rip)`` operand, ``reg`` then being
+    ``"rip"``).  ``size`` is 1, 2, 4 or 8 bytes; ``signed`` says how the value
+    widens.  ``reg`` is the full register (``"rax"`` for ``%eax``).
+    """
+
+    text: str
+    size: int
+    signed: bool
+    kind: str
+    reg: str = ""
+    value: int = 0
+    symbol: str = ""
+
+    def extend(self, raw: int) -> int:
+        """``raw`` cut to ``size`` bytes, then sign- or zero-extended (as a Python int)."""
+        bits = 8 * self.size
+        raw &= (1 << bits) - 1
+        return raw - (1 << bits) if self.signed and raw >> (bits - 1) else raw
+
+
+def _int(text: str) -> int:
+    return int(text, 0)
+
+
+_SIZE = re.compile(r"(-?)(\d+)@(.+)\Z", re.S)
+_NUM = r"[-+]?(?:0[xX][0-9a-fA-F]+|\d+)"
+_X86_CONST = re.compile(rf"\$({_NUM})\Z")
+_X86_REG = re.compile(r"%(\w+)\Z")
+_X86_MEM = re.compile(r"([^()]*)\(%(\w+)\)\Z")
+_X86_DISP = re.compile(rf"(?:([A-Za-z_.$][\w.$@]*)\s*)?({_NUM})?\Z")
+_ARM64_MEM = re.compile(rf"\[\s*(\w+)\s*(?:,\s*#?({_NUM})\s*)?\]\Z")
+_ARM64_CONST = re.compile(rf"#?({_NUM})\Z")
+_ARM64_REG = re.compile(r"(\w+)\Z")
+
+
+def _register(names: dict[str, str], name: str, token: str) -> str:
+    reg = names.get(name.lower())
+    if reg is None:
+        raise ValueError(f"{token!r}: register {name!r} is not supported "
+                         f"(known: {', '.join(sorted(set(names.values())))})")
+    return reg
+
+
+def _operand_x86(token: str, size: int, signed: bool, op: str) -> UsdtArg:
+    m = _X86_CONST.match(op)
+    if m:
+        return UsdtArg(token, size, signed, "const", value=_int(m.group(1)))
+    m = _X86_REG.match(op)
+    if m:
+        return UsdtArg(token, size, signed, "reg", _register(_X86_NAMES, m.group(1), token))
+    m = _X86_MEM.match(op)
+    if not m:
+        why = "an index register (base,index,scale) is not supported" if "," in op else \
+            "expected $imm, %reg, off(%reg) or symbol(%rip)"
+        raise ValueError(f"{token!r}: {why}")
+    reg = _register(_X86_NAMES, m.group(2), token)
+    disp = _X86_DISP.match(m.group(1).strip())
+    if disp is None:
+        raise ValueError(f"{token!r}: cannot read the displacement {m.group(1)!r}")
+    symbol, number = disp.group(1) or "", disp.group(2)
+    if symbol and reg != "rip":
+        raise ValueError(f"{token!r}: a symbol relative to %{m.group(2)} is not supported "
+                         "(only symbol(%rip))")
+    if reg == "rip" and not symbol:
+        raise ValueError(f"{token!r}: a numeric %rip offset depends on the instruction "
+                         "length, which the note does not record")
+    return UsdtArg(token, size, signed, "mem", reg, _int(number) if number else 0, symbol)
+
+
+def _operand_arm64(token: str, size: int, signed: bool, op: str) -> UsdtArg:
+    m = _ARM64_MEM.match(op)
+    if m:
+        reg = _register(_ARM64_NAMES, m.group(1), token)
+        return UsdtArg(token, size, signed, "mem", reg, _int(m.group(2) or "0"))
+    m = _ARM64_CONST.match(op)
+    if m:
+        return UsdtArg(token, size, signed, "const", value=_int(m.group(1)))
+    m = _ARM64_REG.match(op)
+    if m:
+        return UsdtArg(token, size, signed, "reg", _register(_ARM64_NAMES, m.group(1), token))
+    raise ValueError(f"{token!r}: expected a constant, a register, [reg] or [reg, off]")
+
+
+def parse_args(spec: str, machine: str | None = None) -> list[UsdtArg]:
+    """The arguments of a note's spec string, ``"-4@%eax 8@-16(%rbp) -4@$5"``.
+
+    ``machine`` is ``os.uname().machine`` style (``"x86_64"``, ``"aarch64"``);
+    default: this machine.  Raises ``ValueError`` naming the token that is not
+    understood.
+
+    >>> [(a.kind, a.size, a.signed, a.reg, a.value) for a in parse_args("-4@%eax 8@-16(%rbp)", "x86_64")]
+    [('reg', 4, True, 'rax', 0), ('mem', 8, False, 'rbp', -16)]
+    """
+    arch = _MACHINES.get(machine or os.uname().machine)
+    if arch is None:
+        raise ValueError(f"USDT argument specs of {machine or os.uname().machine} are not "
+                         f"understood (known: x86_64, aarch64)")
+    operand = _operand_x86 if arch == "x86_64" else _operand_arm64
+    # arm64 memory operands hold a space: "[sp, 16]"; split on spaces outside brackets
+    tokens = re.findall(r"(?:\[[^\]]*\]|\S)+", spec)
+    if len(tokens) > MAX_ARGS:
+        raise ValueError(f"{len(tokens)} arguments; a USDT probe has at most {MAX_ARGS}")
+    args = []
+    for token in tokens:
+        m = _SIZE.match(token)
+        if m is None:
+            raise ValueError(f"{token!r}: expected SIZE@OPERAND (like -4@%eax)")
+        size = int(m.group(2))
+        if size not in (1, 2, 4, 8):
+            raise ValueError(f"{token!r}: size {size} is not 1, 2, 4 or 8 bytes")
+        args.append(operand(token, size, m.group(1) == "-", m.group(3)))
+    return args
+
 
 @record
 class UsdtProbe(Record):
-    """One probe site: ``address`` (virtual, adjusted for prelinking), ``offset`` in the file."""
+    """One probe site: ``address`` (virtual, adjusted for prelinking), ``offset`` in the file.
+
+    ``semaphore`` is the semaphore's virtual address (0: the probe has none),
+    ``args`` the argument spec string; :meth:`arguments` parses it.
+    """
 
     provider: str
     name: str
@@ -34,6 +205,10 @@ class UsdtProbe(Record):
     offset: int
     semaphore: int
     args: str
+
+    def arguments(self, machine: str | None = None) -> list[UsdtArg]:
+        """The parsed :attr:`args` (see :func:`parse_args`)."""
+        return parse_args(self.args, machine)
 
 
 def _align4(n: int) -> int:
@@ -85,17 +260,100 @@ def probes(path: str) -> list[UsdtProbe]:
     return result
 
 
+def _symbol_addresses(path: str) -> dict[str, int]:
+    """Every defined symbol of ``path`` (data too: ``symbol(%rip)`` operands name globals)."""
+    from elftools.elf.elffile import ELFFile
+
+    out: dict[str, int] = {}
+    with open(path, "rb") as f:
+        elf = ELFFile(f)
+        for section_name in (".dynsym", ".symtab"):
+            section = elf.get_section_by_name(section_name)
+            if section is None:
+                continue
+            for sym in section.iter_symbols():
+                if sym.name and sym["st_shndx"] != "SHN_UNDEF":
+                    out[sym.name] = sym["st_value"]
+    return out
+
+
+def _spec_map(prog_fd: int) -> tuple[int, int] | None:
+    """``(id, fd)`` of the spec map the program reads USDT arguments from, or None."""
+    from ._native import syscalls
+    from .usdt_args import SPEC_MAP_NAME
+
+    for map_id in syscalls.prog_info(prog_fd)["map_ids"]:
+        fd = syscalls.map_get_fd_by_id(map_id)
+        if syscalls.map_info(fd)["name"] == SPEC_MAP_NAME[:15]:
+            return map_id, fd
+        syscalls.close(fd)
+    return None
+
+
+def _site_cookies(prog_fd: int, path: str, sites: list[UsdtProbe],
+                  label: str) -> tuple[list[int], Any]:
+    """The BPF cookie of each site (its spec's slot) and the slots' release, or zeros and
+    None when the program reads no arguments."""
+    from ._native import syscalls
+    from .usdt_args import SpecSlots, encode
+
+    found = _spec_map(prog_fd)
+    if found is None:
+        return [0] * len(sites), None
+    map_id, map_fd = found
+    try:
+        machine = os.uname().machine
+        if machine != "x86_64":
+            raise attach_error(f"{label}: decoding USDT arguments (ctx.arg) is implemented for "
+                               f"x86_64 only, and this machine is {machine}; read raw "
+                               "registers with a @bpf.uprobe at the site instead",
+                               errno.EOPNOTSUPP)
+        symbols: dict[str, int] | None = None
+
+        def symbol_address(name: str) -> int:
+            nonlocal symbols
+            if symbols is None:
+                symbols = _symbol_addresses(path)
+            if name not in symbols:
+                raise ValueError(f"no symbol {name!r} in {path} (stripped?)")
+            return symbols[name]
+
+        specs = []
+        for site in sites:
+            try:
+                specs.append(encode(site.arguments(machine), machine, site_address=site.address,
+                                    symbol_address=symbol_address))
+            except ValueError as e:
+                raise attach_error(
+                    f"cannot decode the arguments of {label} at {site.address:#x} "
+                    f"(spec {site.args!r}): {e}; the program reads ctx.arg(), which needs "
+                    "them: read ctx.ip/ctx.sp, or registers with a @bpf.uprobe at the site",
+                    errno.EINVAL) from None
+
+        def write(slot: int, data: bytes) -> None:
+            syscalls.map_update(map_fd, slot.to_bytes(4, "little"), data)
+
+        try:
+            return SpecSlots.acquire(map_id, specs, write)
+        except OverflowError as e:
+            raise attach_error(f"{label}: {e}", errno.ENOSPC) from None
+    finally:
+        syscalls.close(map_fd)
+
+
 def attach_usdt(prog: Any, binary: str, provider: str, name: str, *,
                 pid: int | None = None) -> Any:
     """Attach ``prog`` as a uprobe at every site of USDT probe ``provider:name`` in ``binary``.
 
-    Returns one Link owning a uprobe per site.  Probes guarded by a
-    semaphore are refused for now: the kernel increments a semaphore only for
-    uprobes opened with a reference-counter offset, which pyebpf's uprobes
-    do not pass yet.
+    Returns one Link owning a uprobe per site.  When the program reads
+    arguments (``ctx.arg(n)``), each site's spec is placed in a slot of the
+    spec map (:mod:`pyebpf.usdt_args`) and the site's uprobe carries the
+    slot as its cookie.  A semaphore-guarded probe's uprobes carry the
+    semaphore's file offset as reference counter, so the kernel raises the
+    semaphore while they exist.
     """
     from .links import Link, _fd_of
-    from .symbols import find_binary
+    from .symbols import elf_symbols, find_binary
     from .uprobes import attach_uprobe
 
     path = find_binary(binary, pid)
@@ -105,16 +363,20 @@ def attach_usdt(prog: Any, binary: str, provider: str, name: str, *,
         known = sorted({f"{p.provider}:{p.name}" for p in probes(path)})
         hint = f"; it has {', '.join(known[:8])}" if known else "; it has no USDT notes"
         raise attach_error(f"no USDT probe {provider}:{name} in {path}{hint}", errno.ENOENT)
-    if any(p.semaphore for p in sites):
-        raise attach_error(f"{label} is guarded by a semaphore, which pyebpf cannot enable yet "
-                           "(uprobe ref_ctr_offset)", errno.EOPNOTSUPP)
+    segments = elf_symbols(path)
+    ref_ctr = [segments.vaddr_to_offset(p.semaphore) if p.semaphore else 0 for p in sites]
     prog_fd = _fd_of(prog)
+    cookies, release = _site_cookies(prog_fd, path, sites, label)
     children: list[Link] = []
     try:
-        for site in sites:
-            children.append(attach_uprobe(prog_fd, path, site.offset, pid=pid))
+        for site, cookie, ref in zip(sites, cookies, ref_ctr):
+            children.append(attach_uprobe(prog_fd, path, site.offset, pid=pid, cookie=cookie,
+                                          ref_ctr_offset=ref))
     except BaseException:
         for child in children:
             child.close()
+        if release is not None:
+            release()
         raise
-    return Link(None, kind="usdt", target=label, prog_fd=prog_fd, children=children)
+    return Link(None, kind="usdt", target=label, prog_fd=prog_fd, children=children,
+                cleanup=release)

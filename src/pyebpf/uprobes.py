@@ -7,10 +7,14 @@ Three routes, tried in this order:
    path (or kernel function name), ``config2`` the offset, and the
    ``retprobe`` bit whose position ``.../format/retprobe`` gives
    (``config:0``); the program is then linked to the event
-   (``BPF_LINK_CREATE`` with ``BPF_PERF_EVENT``, ioctl on older kernels);
+   (``BPF_LINK_CREATE`` with ``BPF_PERF_EVENT``, ioctl on older kernels).
+   A uprobe with a reference counter (a USDT semaphore, which the kernel
+   then increments while the probe exists) puts the counter's file offset in
+   the ``config`` bits ``.../format/ref_ctr_offset`` names (``config:32-63``);
 2. tracefs ``uprobe_events`` / ``kprobe_events`` (kernels or containers
    without the PMU): a probe named ``pyebpf/p_<pid>_<n>`` is created,
-   opened as a tracepoint, and removed when the link closes;
+   opened as a tracepoint, and removed when the link closes (a reference
+   counter is written ``PATH:OFFSET(REF_CTR_OFFSET)``);
 3. for ``@bpf.uprobe(..., multi=True)``: one ``BPF_TRACE_UPROBE_MULTI``
    link for several offsets (Linux 6.6+).
 
@@ -54,6 +58,16 @@ def probe_pmu_type(kind: str) -> tuple[int, int] | None:
     return pmu, bit
 
 
+def _ref_ctr_shift() -> int | None:
+    """Where the uprobe PMU takes the reference-counter offset in ``config`` (Linux 4.20+)."""
+    try:
+        text = (_PMU_DIR / "uprobe" / "format" / "ref_ctr_offset").read_text()
+    except OSError:
+        return None
+    m = re.match(r"config:(\d+)", text)
+    return int(m.group(1)) if m else None
+
+
 def _tracefs_events_file(kind: str) -> Path | None:
     from . import tracefs
 
@@ -81,12 +95,19 @@ def _sys() -> Any:
 
 
 def _open_pmu_probe(kind: str, pmu: tuple[int, int], where: str, offset: int, retprobe: bool,
-                    pid: int) -> int:
+                    pid: int, ref_ctr_offset: int = 0) -> int:
     pmu_type, bit = pmu
     target: dict[str, Any] = {"uprobe_path": where} if kind == "uprobe" else {"kprobe_func": where}
+    config = (1 << bit) if retprobe else 0
+    if ref_ctr_offset:
+        shift = _ref_ctr_shift()
+        if shift is None:
+            raise NotSupportedError(
+                "uprobe reference counters", "4.20",
+                f"the uprobe PMU has no ref_ctr_offset format in {_PMU_DIR / 'uprobe'}")
+        config |= ref_ctr_offset << shift
     return _sys().perf_event_open(
-        pmu_type, (1 << bit) if retprobe else 0, pid=pid, cpu=0 if pid == -1 else -1,
-        probe_offset=offset, **target,
+        pmu_type, config, pid=pid, cpu=0 if pid == -1 else -1, probe_offset=offset, **target,
     )
 
 
@@ -124,7 +145,7 @@ def _append(path: Path, line: str) -> None:
 
 
 def _open_probe(kind: str, where: str, offset: int, retprobe: bool, pid: int,
-                label: str) -> tuple[int, _TracefsProbe | None]:
+                label: str, ref_ctr_offset: int = 0) -> tuple[int, _TracefsProbe | None]:
     """Open the probe as a perf event: ``(perf fd, tracefs probe to remove or None)``."""
     from .constants import PerfType
     from .tracefs import attach_error
@@ -132,7 +153,8 @@ def _open_probe(kind: str, where: str, offset: int, retprobe: bool, pid: int,
     pmu = probe_pmu_type(kind)
     if pmu is not None:
         try:
-            return _open_pmu_probe(kind, pmu, where, offset, retprobe, pid), None
+            return _open_pmu_probe(kind, pmu, where, offset, retprobe, pid,
+                                   ref_ctr_offset), None
         except SyscallError as e:
             why = {errno.ENOENT: "no such function or file",
                    errno.EINVAL: "the offset is not at an instruction boundary or the target "
@@ -150,6 +172,8 @@ def _open_probe(kind: str, where: str, offset: int, retprobe: bool, pid: int,
                                 f"PMU in {_PMU_DIR} and no uprobe_events in tracefs)")
     spec = f"{where}:{offset:#x}" if kind == "uprobe" else \
         f"{where}+{offset}" if offset else where
+    if ref_ctr_offset:
+        spec += f"({ref_ctr_offset:#x})"
     probe = _TracefsProbe(kind, events, spec, retprobe)
     try:
         fd = _sys().perf_event_open(PerfType.TRACEPOINT, probe.event_id(), pid=pid,
@@ -161,12 +185,12 @@ def _open_probe(kind: str, where: str, offset: int, retprobe: bool, pid: int,
 
 
 def _link(prog: Any, kind: str, where: str, offset: int, retprobe: bool, pid: int | None,
-          label: str, cookie: int) -> Any:
+          label: str, cookie: int, ref_ctr_offset: int = 0) -> Any:
     from .links import Link, _fd_of, link_perf_event
 
     prog_fd = _fd_of(prog)
     perf_fd, probe = _open_probe(kind, where, offset, retprobe, -1 if pid is None else pid,
-                                 label)
+                                 label, ref_ctr_offset)
     try:
         fd = link_perf_event(prog_fd, perf_fd, label, cookie=cookie)
     except BaseException:
@@ -181,18 +205,21 @@ def _link(prog: Any, kind: str, where: str, offset: int, retprobe: bool, pid: in
 
 
 def attach_uprobe(prog: Any, binary: str, symbol: str | int, *, pid: int | None = None,
-                  retprobe: bool = False, cookie: int = 0) -> Any:
+                  retprobe: bool = False, cookie: int = 0, ref_ctr_offset: int = 0) -> Any:
     """Attach a uprobe (or uretprobe) program to ``symbol`` in ``binary``; returns a Link.
 
     ``binary``: a path, a program on ``PATH`` or a library name (``"libc"``,
     found in ``pid``'s mappings first when ``pid`` is given).  ``symbol``: a
     function name, ``"name+off"`` or a file offset.  ``pid``: only that
-    process (default: every process that runs the file).
+    process (default: every process that runs the file).  ``cookie``: what
+    ``bpf.get_attach_cookie(ctx)`` gives.  ``ref_ctr_offset``: the file
+    offset of a 2-byte counter (a USDT semaphore) the kernel increments in
+    the traced processes while the uprobe exists.
     """
     path, offset = resolve_uprobe(binary, symbol, pid)
     name = symbol if isinstance(symbol, str) else f"{symbol:#x}"
     label = f"{path}:{name}" + (f" (pid {pid})" if pid is not None else "")
-    return _link(prog, "uprobe", path, offset, retprobe, pid, label, cookie)
+    return _link(prog, "uprobe", path, offset, retprobe, pid, label, cookie, ref_ctr_offset)
 
 
 def attach_uprobe_multi(prog: Any, binary: str, symbols: list[str | int], *,

@@ -31,7 +31,7 @@ from ..types import BPFType, IntType, i8, i16, i32, i64, u8, u16, u32, u64
 __all__ = ["CtxField", "ContextType", "XDP_MD", "SK_BUFF", "RAW_TRACEPOINT_ARGS",
            "tracepoint_context", "pt_regs_context", "perf_event_context", "tracing_context",
            "iter_context", "BPF_SOCK", "BPF_SOCK_ADDR", "BPF_SOCK_OPS", "SK_MSG_MD", "NF_CTX",
-           "PT_REGS_LAYOUTS"]
+           "PT_REGS_LAYOUTS", "usdt_context"]
 
 
 @record
@@ -208,6 +208,65 @@ def perf_event_context(machine: str | None = None) -> ContextType:
     fields = _pt_regs_fields(machine)
     fields += [("sample_period", size, u64, "int"), ("addr", size + 8, u64, "int")]
     return _struct("bpf_perf_event_data", fields)
+
+
+def usdt_context(binary: str, provider: str, name: str,
+                 machine: str | None = None) -> ContextType:
+    """The context of ``@bpf.usdt(binary, provider, name)``: ``ctx.arg(n)`` are the probe's arguments.
+
+    Read from the binary's notes when it is compiled: one ``arg<n>`` per
+    argument of the probe, typed by its spec's size and sign (``-4@...`` is
+    an ``i32``; ``u64``/``i64`` when sites disagree), decoded at run time by
+    :func:`pyebpf.usdt_args.read_arg`; plus ``ctx.ip`` and ``ctx.sp``.  When
+    the binary or probe cannot be read yet (a library found only through
+    ``attach(pid=...)``), all twelve possible arguments are ``u64``, and
+    reading one the probe lacks gives 0.
+    """
+    import os
+
+    machine = machine or _machine()
+    try:
+        from ..symbols import find_binary
+
+        path = os.path.realpath(find_binary(binary))
+        st = os.stat(path)
+        key: tuple[object, ...] = (path, st.st_mtime_ns, st.st_size)
+    except Exception:  # not found here: the attach reports it, with the pid's view
+        key = (binary,)
+    return _usdt_context(key, provider, name, machine)
+
+
+@cache
+def _usdt_context(key: tuple[object, ...], provider: str, name: str,
+                  machine: str) -> ContextType:
+    from .. import sdt, usdt_args
+
+    types: list[set[tuple[int, bool]]] | None = None
+    if len(key) > 1:
+        sites = [p for p in sdt.probes(str(key[0])) if (p.provider, p.name) == (provider, name)]
+        for site in sites:
+            try:
+                args = [(a.size, a.signed) for a in site.arguments(machine)]
+            except ValueError:  # reported at attach, naming the spec, if arguments are read
+                args = [(8, False)] * len(site.args.split())
+            if types is None:
+                types = [set() for _ in args]
+            types.extend(set() for _ in range(len(args) - len(types)))
+            for i, t in enumerate(args):
+                types[i].add(t)
+    count = f"{len(types)} arguments" if types is not None else "arguments unknown when compiled"
+    if types is None:
+        types = [{(8, False)}] * sdt.MAX_ARGS
+    fields = {}
+    for i, seen in enumerate(types):
+        ty = _int_for(*next(iter(seen))) if len(seen) == 1 else \
+            (i64 if any(signed for _, signed in seen) else u64)
+        fields[f"arg{i}"] = CtxField(f"arg{i}", 0, ty, "usdt")
+    for f in _pt_regs_fields(machine):
+        if f[0] in ("ip", "sp"):
+            fields[f[0]] = CtxField(*f)
+    return ContextType(f"usdt {provider}:{name} ({count})", fields,
+                       arg_reader=usdt_args.read_arg)
 
 
 # --------------------------------------------------------------------------- BTF-typed contexts

@@ -28,6 +28,7 @@ from .contexts import (
     pt_regs_context,
     tracepoint_context,
     tracing_context,
+    usdt_context,
 )
 
 __all__ = ["Hook", "xdp", "tc", "socket_filter", "cgroup_skb", "tracepoint", "raw_tracepoint",
@@ -65,6 +66,9 @@ class Hook(Record):
             return tracepoint_context(category, name)
         if self.kind == "raw_tracepoint":
             return RAW_TRACEPOINT_ARGS
+        if self.kind == "usdt":
+            opts = dict(self.options)
+            return usdt_context(opts["binary"], opts["provider"], opts["name"])
         if self.kind in _PT_REGS_KINDS:
             return pt_regs_context()
         if self.kind == "perf_event":
@@ -214,12 +218,15 @@ def usdt(binary: str, provider: str, name: str) -> Callable[[Callable[..., Any]]
 
     Attached as a uprobe at every site of ``provider:name`` (from the
     binary's ``.note.stapsdt``); ``attach(pid=N)`` limits it to one process.
-    ``ctx`` is the uprobe's ``pt_regs`` context; the probe's arguments are
-    not decoded from the note's spec yet, so count hits or read registers::
+    ``ctx.arg(n)`` is the probe's n-th argument, decoded from the site's
+    argument spec (register, memory operand or constant) and typed by its
+    size and sign (``-4@%eax`` is an ``i32``); ``ctx.ip`` and ``ctx.sp`` are
+    the registers.  A probe guarded by a semaphore has it raised while
+    attached::
 
         @bpf.usdt("./server", "myapp", "request")
         def on_request(ctx) -> int:
-            hits.increment(0)
+            sizes.increment(u32(ctx.arg(0)), 1)
             return 0
     """
     if not binary or not provider or not name:

@@ -1,0 +1,176 @@
+"""USDT notes and argument specs without a kernel: parsing (x86-64, arm64), encoding, slots."""
+
+from __future__ import annotations
+
+import re
+import struct
+
+import pytest
+
+from pyebpf import sdt, usdt_args
+from pyebpf.lang.contexts import usdt_context
+from pyebpf.types import u64
+
+X86 = sdt.PT_REGS_OFFSETS["x86_64"]
+
+
+def parse(spec: str, machine: str = "x86_64") -> list[tuple[str, int, bool, str, int, str]]:
+    return [(a.kind, a.size, a.signed, a.reg, a.value, a.symbol)
+            for a in sdt.parse_args(spec, machine)]
+
+
+def test_x86_operand_kinds() -> None:
+    assert parse("-4@%eax 8@-16(%rbp) 8@%rdx -4@$5 2@(%rax) 8@0x10(%rsp) -4@$-3 8@$0xff") == [
+        ("reg", 4, True, "rax", 0, ""),
+        ("mem", 8, False, "rbp", -16, ""),
+        ("reg", 8, False, "rdx", 0, ""),
+        ("const", 4, True, "", 5, ""),
+        ("mem", 2, False, "rax", 0, ""),
+        ("mem", 8, False, "rsp", 16, ""),
+        ("const", 4, True, "", -3, ""),
+        ("const", 8, False, "", 255, ""),
+    ]
+
+
+def test_x86_symbol_operands_are_rip_relative() -> None:
+    assert parse("-2@g_step(%rip) 8@table+8(%rip) 4@buf-4(%rip)") == [
+        ("mem", 2, True, "rip", 0, "g_step"),
+        ("mem", 8, False, "rip", 8, "table"),
+        ("mem", 4, False, "rip", -4, "buf"),
+    ]
+
+
+@pytest.mark.parametrize(("name", "reg"), [
+    ("rax", "rax"), ("eax", "rax"), ("ax", "rax"), ("al", "rax"), ("cl", "rcx"),
+    ("sil", "rsi"), ("dil", "rdi"), ("bpl", "rbp"), ("spl", "rsp"), ("esp", "rsp"),
+    ("r8", "r8"), ("r8d", "r8"), ("r9w", "r9"), ("r15b", "r15"), ("r10l", "r10"),
+])
+def test_x86_register_views_name_their_full_register(name: str, reg: str) -> None:
+    (arg,) = sdt.parse_args(f"-1@%{name}", "x86_64")
+    assert arg.reg == reg and reg in X86
+
+
+def test_x86_pt_regs_offsets() -> None:
+    # arch/x86/include/asm/ptrace.h: r15 at 0 ... ax 80, cx 88, dx 96, si 104, di 112, ip 128, sp 152
+    assert (X86["r15"], X86["rbp"], X86["rax"], X86["rdi"], X86["rip"], X86["rsp"]) == \
+        (0, 32, 80, 112, 128, 152)
+    assert sorted(X86.values()) == [8 * i for i in range(15)] + [128, 152]
+
+
+def test_arm64_operand_kinds() -> None:
+    spec = "-4@x0 8@[sp, 16] 8@[x1] -4@5 4@w3 -8@[x29, -8] 4@#7 8@[sp, #-16] 8@sp"
+    assert parse(spec, "aarch64") == [
+        ("reg", 4, True, "x0", 0, ""),
+        ("mem", 8, False, "sp", 16, ""),
+        ("mem", 8, False, "x1", 0, ""),
+        ("const", 4, True, "", 5, ""),
+        ("reg", 4, False, "x3", 0, ""),
+        ("mem", 8, True, "x29", -8, ""),
+        ("const", 4, False, "", 7, ""),
+        ("mem", 8, False, "sp", -16, ""),
+        ("reg", 8, False, "sp", 0, ""),
+    ]
+    assert parse("8@x1", "arm64") == parse("8@x1", "aarch64")
+
+
+@pytest.mark.parametrize(("spec", "machine", "message"), [
+    ("4@(%rax,%rbx,4)", "x86_64", "'4@(%rax,%rbx,4)': an index register"),
+    ("3@%eax", "x86_64", "size 3 is not 1, 2, 4 or 8"),
+    ("%eax", "x86_64", "expected SIZE@OPERAND"),
+    ("4@%ah", "x86_64", "register 'ah' is not supported"),
+    ("4@8(%rip)", "x86_64", "numeric %rip offset"),
+    ("4@foo(%rax)", "x86_64", "only symbol(%rip)"),
+    ("4@%fs:8", "x86_64", "expected $imm, %reg"),
+    ("4@[x31]", "aarch64", "register 'x31' is not supported"),
+    ("4@{x0}", "aarch64", "expected a constant, a register"),
+    ("4@r0", "riscv64", "specs of riscv64 are not understood"),
+])
+def test_bad_specs_name_the_token(spec: str, machine: str, message: str) -> None:
+    # after a good argument, so the message must name the bad token itself
+    with pytest.raises(ValueError, match=re.escape(message)) as info:
+        sdt.parse_args(f"8@%rdi {spec}" if machine == "x86_64" else spec, machine)
+    assert machine == "riscv64" or repr(spec) in str(info.value)
+
+
+def test_at_most_twelve_arguments() -> None:
+    assert len(sdt.parse_args(" ".join(["8@%rdi"] * 12), "x86_64")) == 12
+    with pytest.raises(ValueError, match="13 arguments; a USDT probe has at most 12"):
+        sdt.parse_args(" ".join(["8@%rdi"] * 13), "x86_64")
+
+
+def test_extend() -> None:
+    (s8, u8_, s4) = sdt.parse_args("-1@%al 1@%al -4@%eax", "x86_64")
+    assert s8.extend(0xFB) == -5 and u8_.extend(0xFB) == 251
+    assert s8.extend(0x1_7F) == 127 and s4.extend(0xFFFF_FFFF_8000_0000) == -(1 << 31)
+
+
+def test_encode_registers_memory_constants_symbols() -> None:
+    args = sdt.parse_args("-4@%r9d 8@-16(%rbp) 4@$-1 -2@g(%rip)", "x86_64")
+    spec = usdt_args.encode(args, "x86_64", site_address=0x1000,
+                            symbol_address={"g": 0x4010}.__getitem__)
+    assert list(spec.kind[:5]) == [2, 3, 1, 3, 0]  # reg, mem, const, mem, absent
+    assert list(spec.reg[:4]) == [X86["r9"], X86["rbp"], 0, X86["rip"]]
+    # a constant is stored extended; a symbol becomes its distance from the site's ip
+    assert list(spec.value[:4]) == [0, -16, 0xFFFF_FFFF, 0x3010]
+    assert list(spec.size[:4]) == [4, 8, 4, 2] and list(spec.signed[:4]) == [1, 0, 0, 1]
+    assert len(bytes(spec)) == usdt_args.UsdtSpec.__bpf_type__.size
+
+
+def test_encode_arm64_offsets() -> None:
+    spec = usdt_args.encode(sdt.parse_args("-4@x0 8@[sp, 16] 8@x30", "aarch64"), "aarch64")
+    assert list(spec.reg[:3]) == [0, 248, 240] and spec.value[1] == 16
+
+
+def test_encode_without_symbols_says_so() -> None:
+    with pytest.raises(ValueError, match="no symbol table to resolve 'g'"):
+        usdt_args.encode(sdt.parse_args("8@g(%rip)", "x86_64"), "x86_64")
+
+
+def _spec(v: int) -> usdt_args.UsdtSpec:
+    return usdt_args.encode(sdt.parse_args(f"8@${v}", "x86_64"), "x86_64")
+
+
+def test_slots_share_identical_specs_and_never_hand_out_zero() -> None:
+    written: dict[int, bytes] = {}
+    slots, release = usdt_args.SpecSlots.acquire(-1, [_spec(1), _spec(2), _spec(1)],
+                                                 written.__setitem__)
+    assert slots[0] == slots[2] != slots[1] and 0 not in slots
+    assert sorted(written) == sorted(set(slots)) and written[slots[0]] == bytes(_spec(1))
+    again, release2 = usdt_args.SpecSlots.acquire(-1, [_spec(2)], written.__setitem__)
+    assert again == [slots[1]] and usdt_args.SpecSlots.in_use(-1) == 2
+    release()
+    assert usdt_args.SpecSlots.in_use(-1) == 1  # spec 2 still used by the second attach
+    release2()
+    release2()  # releasing twice is harmless
+    assert usdt_args.SpecSlots.in_use(-1) == 0
+
+
+def test_slots_run_out_cleanly() -> None:
+    specs = [_spec(v) for v in range(usdt_args.MAX_SPECS)]
+    with pytest.raises(OverflowError, match="USDT spec slots are in use"):
+        usdt_args.SpecSlots.acquire(-2, specs, lambda slot, data: None)
+    assert usdt_args.SpecSlots.in_use(-2) == 0  # what was taken before the failure is back
+
+
+def _note(pc: int, base: int, sem: int, provider: str, name: str, args: str) -> bytes:
+    desc = struct.pack("<QQQ", pc, base, sem) + b"\0".join(
+        s.encode() for s in (provider, name, args)) + b"\0"
+    owner = b"stapsdt\0"
+    pad = b"\0" * (-len(desc) % 4)
+    return struct.pack("<III", len(owner), len(desc), 3) + owner + desc + pad
+
+
+def test_notes_are_split_into_sites() -> None:
+    data = _note(0x1130, 0x2004, 0x4010, "app", "req", "-4@%edi 8@%rsi") + \
+        _note(0x1150, 0x2004, 0, "app", "done", "")
+    assert sdt._parse_notes(data) == [
+        (0x1130, 0x2004, 0x4010, "app", "req", "-4@%edi 8@%rsi"),
+        (0x1150, 0x2004, 0, "app", "done", ""),
+    ]
+
+
+def test_context_without_the_binary_allows_twelve_u64_arguments() -> None:
+    ctx = usdt_context("/nonexistent/app", "app", "req", "x86_64")
+    assert [ctx.fields[f"arg{i}"].type for i in range(12)] == [u64] * 12
+    assert "arg12" not in ctx.fields and {"ip", "sp"} <= set(ctx.fields)
+    assert ctx.arg_reader is usdt_args.read_arg and "arguments unknown" in ctx.name
