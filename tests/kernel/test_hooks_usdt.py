@@ -420,3 +420,41 @@ def test_semaphore_is_raised_while_attached(sem_target: str) -> None:
         if late is not None:
             late.close()
         on_guarded.close()
+
+
+def test_untyped_arguments_are_extended_at_run_time(args_target: tuple[str, str],
+                                                    tmp_path: Path) -> None:
+    """Compiled before the binary exists, every ctx.arg(n) is a u64: the decoder's own
+    sign/zero extension (not the compile-time type) must give the exact values."""
+    exe, _ = args_target
+    late = tmp_path / "late_usdt_args"
+
+    @bpf.usdt(str(late), "pyebpf_args", "mixed")
+    def on_late(ctx) -> int:
+        e = arg_events.reserve()
+        if e is None:
+            return 0
+        e.vals[0] = ctx.arg(0)
+        e.vals[1] = ctx.arg(1)
+        e.vals[2] = ctx.arg(2)
+        e.vals[3] = ctx.arg(3)
+        e.vals[4] = ctx.arg(4)
+        e.vals[5] = ctx.arg(5)
+        e.vals[6] = ctx.arg(6)
+        e.vals[7] = ctx.arg(7)
+        e.vals[8] = ctx.arg(8)
+        e.vals[9] = ctx.arg(9)
+        e.vals[10] = ctx.arg(10)
+        e.vals[11] = ctx.arg(11)
+        arg_events.submit(e)
+        return 0
+
+    try:
+        on_late.compile()  # now, while the binary is missing: all twelve are u64
+        shutil.copy(exe, late)
+        with on_late.attach():
+            subprocess.run([str(late), str(N)], capture_output=True, check=True)
+            got = list(arg_events.poll(timeout=1.0))
+        assert [list(e.vals) for e in got] == [mixed_expected(i)[0] for i in range(N)]
+    finally:
+        on_late.close()
