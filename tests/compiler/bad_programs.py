@@ -408,3 +408,76 @@ def two_args(a, b):
 @bpf.xdp
 def too_few_arguments(ctx) -> int:
     return two_args(1)  # ERR takes 2 argument
+
+
+@bpf.func
+def takes_pair(p: Pair) -> u32:
+    return p.a
+
+
+@bpf.func(linkage="global")
+def global_takes_pair(p: Pair) -> u32:
+    return p.a
+
+
+PAIR_CONST = bpf.Const(Pair)
+other_values = bpf.HashMap(u32, Other, max_entries=4)
+
+
+@bpf.xdp
+def passes_unchecked_lookup(ctx) -> int:
+    p = pairs.lookup(0)
+    return takes_pair(p)  # ERR `p` may be None
+
+
+@bpf.xdp
+def passes_wrong_struct(ctx) -> int:
+    o = other_values.lookup(0)
+    if o is None:
+        return 0
+    return takes_pair(o)  # ERR takes a Pair by reference, not a *Other
+
+
+@bpf.xdp
+def passes_an_integer_for_a_struct(ctx) -> int:
+    return takes_pair(ctx.rx_queue_index)  # ERR takes a Pair by reference, not a u32
+
+
+@bpf.xdp
+def passes_unchecked_packet(ctx) -> int:
+    return takes_pair(ctx.data)  # ERR bounds-check it first
+
+
+@bpf.xdp
+def passes_const_to_global(ctx) -> int:
+    return global_takes_pair(PAIR_CONST)  # ERR this memory is read-only
+
+
+@bpf.func
+def takes_cb(cb: u32[5]) -> u32:
+    return cb[0]
+
+
+@bpf.tc
+def passes_ctx_field(ctx) -> int:
+    return takes_cb(ctx.cb)  # ERR context field cannot be passed by reference
+
+
+@bpf.func
+def two_contexts(a, b) -> u32:  # ERR `b` of @bpf.func two_contexts() needs a type
+    return 0
+
+
+@bpf.xdp
+def calls_two_contexts(ctx) -> int:
+    return two_contexts(ctx, ctx)  # ERR-AT two_contexts
+
+
+@bpf.func
+def wants_ctx(c, x: u32) -> u32:
+    return x
+
+
+@bpf.xdp
+def passes_number_for_ctx(ctx) -> int:
+    return wants_ctx(ctx, 1) + wants_ctx(1, ctx)  # ERR takes the program's context

@@ -344,8 +344,8 @@ class ModuleBuilder:
         params_di = [
             m.add_debug_info("DILocalVariable", {
                 "name": pname, "arg": i + 1, "scope": sub, "file": file, "line": fn.loc.line,
-                "type": di_params[i + 1]})
-            for i, (pname, _) in enumerate(fn.params)
+                "type": di_params[i + 1], **self._arg_tags(fn, pty)})
+            for i, (pname, pty) in enumerate(fn.params)
         ]
         # Attached in finish(): the variables point back at the subprogram, and llvmlite
         # hashes metadata recursively, so the cycle may only close once nothing is added.
@@ -366,6 +366,21 @@ class ModuleBuilder:
                 b.unreachable()
         self.fs = None
         return func
+
+    def _arg_tags(self, fn: T.Function, t: BPFType) -> dict[str, Any]:
+        """BTF decl tags on a global function's pointer parameters (Linux 6.8).
+
+        The kernel verifies a global function once, from its BTF alone: ``arg:ctx``
+        makes a ``void *`` the program's context, and ``arg:nonnull`` makes a pointer
+        memory of its type's size the caller must pass (not memory that may be NULL,
+        which the function would have to check). The backend turns these annotations
+        of the parameters into BTF_KIND_DECL_TAGs, as clang does for ``__arg_ctx``.
+        """
+        if not fn.is_global or not isinstance(t, PointerType):
+            return {}
+        tag = "arg:ctx" if t.kind == "ctx" else "arg:nonnull"
+        m = self.module
+        return {"annotations": m.add_metadata([m.add_metadata(["btf_decl_tag", tag])])}
 
     def location(self, loc: Loc) -> Any:
         key = (loc.line, loc.col)

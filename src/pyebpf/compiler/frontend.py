@@ -202,19 +202,10 @@ class Frontend:
         params: list[tuple[str, BPFType]] = []
         for i, a in enumerate(args.args):
             if annotated:
-                if a.annotation is None:
-                    error(self.src.loc(a), f"parameter `{a.arg}` of @bpf.func {fn.name}() needs "
-                          "a type", f"write `{a.arg}: u32` (or another integer type)")
-                ty = self.type_of_annotation(a.annotation)
+                ty = self.annotated_param(fn.name, a)
             else:
                 assert param_types is not None
                 ty = param_types[i]
-            # Inlined functions also take pointers (a header, a map value): after inlining
-            # the verifier sees the caller's pointer.  Real calls take integers for now.
-            if not (isinstance(ty, IntType) or not annotated and isinstance(ty, PointerType)):
-                type_error(self.src.loc(a), f"parameter `{a.arg}` is a {ty!r}; @bpf.func "
-                           "functions take integers and bool for now",
-                           "pass the fields you need, or use a plain (inlined) function")
             if isinstance(ty, PointerType) and ty.nullable:
                 ty = PointerType(ty.target, ty.kind)  # the caller checked it (see call_function)
             if isinstance(ty, PointerType) and ty.kind == "ctx":
@@ -255,6 +246,28 @@ class Frontend:
         if not _terminates(body):
             body = body + (T.Return(loc, T.Const(ret, loc, 0)),)
         return T.Function(name, None, tuple(params), ret, body, loc, is_global)
+
+    def annotated_param(self, fname: str, a: ast.arg) -> BPFType:
+        """The type of a ``@bpf.func`` parameter: an integer, or a pointer (a BPF call's
+        arguments are registers).
+
+        A struct or array annotation takes that type by reference, as a plain function
+        takes a local struct; a parameter without one receives the caller's context.
+        """
+        loc = self.src.loc(a)
+        if a.annotation is None:
+            if self.ctx_type is None or self.ctx_name is not None:
+                error(loc, f"parameter `{a.arg}` of @bpf.func {fname}() needs a type",
+                      f"write `{a.arg}: u32` (an integer type), or a struct or array type "
+                      "to take one by reference; only the context parameter goes unannotated")
+            return PointerType(None, "ctx")
+        ty = self.type_of_annotation(a.annotation)
+        if _is_aggregate(ty):
+            return PointerType(ty, "mem")
+        if not isinstance(ty, IntType):
+            type_error(loc, f"parameter `{a.arg}` is a {ty!r}; @bpf.func functions take "
+                       "integers, bool, structs and arrays (by reference) and the context")
+        return ty
 
     def declared_result(self, node: ast.expr | None) -> BPFType | None:
         """A struct or array a plain function's annotation promises to return, else None.
@@ -1417,24 +1430,69 @@ class Frontend:
                     arg_types[i] = PointerType(t, "stack")
                 elif isinstance(t, PointerType):
                     arg_types[i] = PointerType(t.target, t.kind)
-        passes_ctx = any(isinstance(t, PointerType) and t.kind == "ctx" for t in arg_types or ())
+            passes_ctx = any(_is_ctx(t) for t in arg_types)
+        else:
+            passes_ctx = any(isinstance(v, T.Expr) and _is_ctx(v.type) for v in values)
         callee = self.registry.request(fn, arg_types, annotated, is_global, loc,
                                        ctx_type=self.ctx_type if passes_ctx else None)
         params = callee.params[:-1] if callee.result is not None else callee.params
         if len(values) != len(params):
             error(loc, f"{callee.name}() takes {len(params)} argument(s), got {len(values)}")
-        args = tuple(self.convert(self.to_expr(v, ty, loc), ty, loc, implicit=True)
-                     for v, (_, ty) in zip(values, params))
-        for a in args:
+        args = []
+        for v, (pname, ty), a_node in zip(values, params, node.args):
+            if annotated and isinstance(ty, PointerType):
+                args.append(self.pointer_arg(fn.__name__, is_global, pname, ty, v,
+                                             self.src.loc(a_node)))
+                continue
+            a = self.convert(self.to_expr(v, ty, loc), ty, loc, implicit=True)
             if isinstance(a.type, PointerType):
                 self.require_nonnull(a, loc)
+            args.append(a)
         if callee.result is None:
-            return T.Call(callee.return_type, loc, callee.name, args)
+            return T.Call(callee.return_type, loc, callee.name, tuple(args))
         # A struct or array result: into a temporary of the caller's, read as a place.
         slot = self.temp(callee.result, loc)
         ptr = PointerType(callee.result, "stack")
         call = T.Call(callee.return_type, loc, callee.name, (*args, T.AddrOf(ptr, loc, slot)))
         return Place(T.ResultOf(ptr, loc, call, slot), 0, callee.result, loc, writable=False)
+
+    def pointer_arg(self, fname: str, is_global: bool, pname: str, ty: PointerType, v: Value,
+                    loc: Loc) -> T.Expr:
+        """An argument for a ``@bpf.func`` pointer parameter (see :meth:`annotated_param`).
+
+        A static function is verified at each call with the caller's pointer as it is
+        (stack, map value, packet, ctx); a global one is verified once, from its BTF:
+        the context, or memory of the parameter's size it may read and write.
+        """
+        if ty.kind == "ctx":
+            if not (isinstance(v, T.Expr) and _is_ctx(v.type)):
+                type_error(loc, f"this parameter of {fname}() has no type annotation, so it "
+                           "takes the program's context", "pass ctx here, or annotate the "
+                           "parameter (an integer, struct or array type)")
+            return v  # type: ignore[return-value]
+        target = ty.target
+        hint = (f"pass a local {target!r}, a map value (`p = m.lookup(k)`, checked with `if p "
+                f"is None: ...`), or a checked ctx.header({target!r}, offset)")
+        if isinstance(v, Place) and v.type == target:
+            if isinstance(v.pointer.type, PointerType) and v.pointer.type.kind == "ctx":
+                error(loc, "a context field cannot be passed by reference",
+                      "copy it to a local first")
+            # (A function's result is a temporary, not read-only: a callee may change it.)
+            if is_global and not v.writable and not isinstance(v.pointer, T.ResultOf):
+                error(loc, f"{fname}() is a global function: the kernel lets it write through "
+                      f"`{pname}`, and this memory is read-only",
+                      "copy it to a local first, or drop linkage=\"global\" (a static "
+                      "function is checked with what it really does)")
+            return self.place_address(v)
+        if isinstance(v, T.Expr) and isinstance(v.type, PointerType) and v.type.target == target:
+            self.require_nonnull(v, loc)
+            return v
+        got = v.type if isinstance(v, (T.Expr, Place)) else None
+        if isinstance(got, PointerType) and got.target is None and got.kind == "packet":
+            hint = f"bounds-check it first: h = ctx.header({target!r}, offset)"
+        what = f"a {got!r}" if got is not None else "this value"
+        type_error(loc, f"`{pname}` of {fname}() takes a {target!r} by reference, not {what}",
+                   hint)
 
     def ctx_arg(self, node: ast.Call, loc: Loc) -> Value:
         """``ctx.arg(n)``: the n-th argument register of a probed function (pt_regs)."""
@@ -2061,6 +2119,10 @@ class _StmtValue(Record):
 
 
 _RESULT = "__result"  # the parameter a struct or array result is written through
+
+
+def _is_ctx(t: BPFType) -> bool:
+    return isinstance(t, PointerType) and t.kind == "ctx"
 
 
 def _is_aggregate(t: BPFType | None) -> bool:

@@ -436,6 +436,8 @@ def dump(node: Any, indent: int = 0) -> str:
             head += f" (result {node.result!r} through {node.params[-1][0]})"
         if node.section:
             head += f"  [section {node.section}]"
+        if node.is_global:
+            head += "  [global]"  # verified on its own (and a different object: cache keys)
         return head + "\n" + dump(node.body, indent + 1)
     if isinstance(node, Expr):
         return _expr_text(node)
