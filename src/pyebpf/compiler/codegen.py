@@ -27,8 +27,8 @@ import llvmlite.ir as ir
 from ..errors import BPFError
 from ..types import ArrayType, BPFType, IntType, PointerType, StructType
 from . import tir as T
-from .frontend import MapUse
 from .source import Loc, error
+from .values import MapUse
 
 __all__ = ["ModuleBuilder"]
 

@@ -5,24 +5,22 @@ anything else fails loudly at its location with a :class:`CompileError`
 that says what to write instead.  Typing decisions come from
 :mod:`pyebpf.compiler.rules`; this module only applies them.
 
-Values while translating are either typed IR expressions, :class:`Lit`
-(an untyped Python int: a literal or a frozen module global), :class:`Known`
-(a compile-time Python object: a map, a type, the ``bpf`` module, ...) or a
-:class:`Place` (a typed location in memory: a struct field, a map value).
+Calls (helpers, kfuncs, intrinsics, functions) are lowered in :mod:`.calls`
+and map and event methods in :mod:`.mapops`, mixins of :class:`Frontend`;
+the values translation works with (:class:`Lit`, :class:`Known`,
+:class:`Place`, ...) are in :mod:`.values`.  :class:`Registry` translates
+each function programs call once per object (and per argument types).
 """
 
 from __future__ import annotations
 
 import ast
-import builtins
 import contextlib
 import types as pytypes
-from typing import Any, Union
+from typing import Any
 
-from .._record import MutableRecord, Record, factory, record
 from ..errors import CompileError
 from ..lang.contexts import ContextType
-from ..lang.helpers import Helper
 from ..types import (
     ArrayType,
     BPFType,
@@ -34,51 +32,40 @@ from ..types import (
     bool_,
     i32,
     i64,
-    u16,
     u32,
     u64,
 )
 from . import rules
 from . import tir as T
+from .calls import CallLowering
+from .mapops import MapLowering
 from .source import FunctionSource, Loc, error, type_error
+from .values import (
+    RESULT_PARAM,
+    ArrayCtor,
+    BoundMapMethod,
+    BytesMethod,
+    CtxMethod,
+    Env,
+    InnerMapType,
+    Known,
+    Lit,
+    LocalVar,
+    MapUse,
+    Place,
+    StmtValue,
+    StructCtor,
+    Value,
+    char_type,
+    is_aggregate,
+    is_global_var,
+    is_kernel_struct,
+    is_map_obj,
+    untrusted,
+)
 
-__all__ = ["translate", "Frontend", "Lit", "Known", "Place"]
+__all__ = ["translate", "Frontend", "Registry", "Lit", "Known", "Place", "MapUse"]
 
-
-@record
-class Lit(Record):
-    """An untyped integer known at compile time (a literal or a module global)."""
-
-    value: int
-    loc: Loc
-
-
-@record
-class Known(Record):
-    """A Python object the program names at compile time (map, type, module, helper...)."""
-
-    obj: Any
-    loc: Loc
-
-
-@record
-class Place(Record):
-    """Memory of ``type`` at ``pointer + offset``: a field, an element, a map value."""
-
-    pointer: T.Expr
-    offset: int
-    type: BPFType
-    loc: Loc
-    writable: bool = True
-    # A variable element index: the memory is at ``offset + index * stride`` when
-    # ``index < bound`` (reads give 0 and writes do nothing otherwise).
-    index: T.Expr | None = None
-    bound: int = 0
-    stride: int = 0
-    checked: bool = True  # False when the index is known in range (a range() counter)
-
-
-Value = Union[T.Expr, Lit, Known, Place]  # noqa: UP007 (a runtime alias)
 
 _BINOPS = {
     ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.FloorDiv: "//", ast.Mod: "%",
@@ -88,39 +75,7 @@ _CMPOPS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
 
 
-@record
-class LocalVar(MutableRecord):
-    name: str
-    type: BPFType
-    aggregate: bool
-
-
-@record
-class MapUse(MutableRecord):
-    """A map the program refers to, under the name it has in the object."""
-
-    name: str
-    map: Any
-
-
-@record
-class Env(MutableRecord):
-    """Everything a function may name besides its locals."""
-
-    globals: dict[str, Any]
-    closure: dict[str, Any] = factory(dict)
-
-    def lookup(self, name: str) -> tuple[bool, Any]:
-        if name in self.closure:
-            return True, self.closure[name]
-        if name in self.globals:
-            return True, self.globals[name]
-        if hasattr(builtins, name):
-            return True, getattr(builtins, name)
-        return False, None
-
-
-class Frontend:
+class Frontend(CallLowering, MapLowering):
     """Translate one function; collect the maps it uses into ``self.maps``."""
 
     def __init__(self, src: FunctionSource, env: Env, ctx_type: ContextType | None,
@@ -233,13 +188,13 @@ class Frontend:
             if pname != "ctx" or self.ctx_name is None:
                 self.locals[pname] = LocalVar(pname, ty, False)
         body = self.block(fn.body)
-        result = self.return_type if _is_aggregate(self.return_type) else None
+        result = self.return_type if is_aggregate(self.return_type) else None
         if result is not None:
             if not _terminates(body):
                 error(self.src.loc(fn.body[-1]), f"{fn.name}() can end here without "
                       f"returning a {result!r}", f"end every path with `return` and a "
                       f"{result!r}")
-            params.append((_RESULT, PointerType(result, "stack")))
+            params.append((RESULT_PARAM, PointerType(result, "stack")))
             return T.Function(name, None, tuple(params), i64, body, loc, is_global,
                               result=result)
         ret = self.return_type or i64
@@ -262,7 +217,7 @@ class Frontend:
                       "to take one by reference; only the context parameter goes unannotated")
             return PointerType(None, "ctx")
         ty = self.type_of_annotation(a.annotation)
-        if _is_aggregate(ty):
+        if is_aggregate(ty):
             return PointerType(ty, "mem")
         if not isinstance(ty, IntType):
             type_error(loc, f"parameter `{a.arg}` is a {ty!r}; @bpf.func functions take "
@@ -281,7 +236,7 @@ class Frontend:
             ty = self.type_of_annotation(node)
         except CompileError:
             return None
-        return ty if _is_aggregate(ty) else None
+        return ty if is_aggregate(ty) else None
 
     # ------------------------------------------------------------ statements
 
@@ -340,7 +295,7 @@ class Frontend:
         v = self.expr(node.value)
         if isinstance(v, T.Expr):
             return T.ExprStmt(v.loc, v)
-        if isinstance(v, _StmtValue):
+        if isinstance(v, StmtValue):
             return v.stmt
         if isinstance(v, Place) and isinstance(v.pointer, T.ResultOf):
             return T.ExprStmt(v.loc, v.pointer)  # a call whose struct result is unused
@@ -349,7 +304,7 @@ class Frontend:
     def visit_Return(self, node: ast.Return) -> T.Stmt | list[T.Stmt]:
         loc = self.src.loc(node)
         if node.value is None:
-            if _is_aggregate(self.return_type):
+            if is_aggregate(self.return_type):
                 self.mismatched_return(loc, "no value")
             self.bare_return = self.bare_return or loc
             return T.Return(loc, T.Const(self.return_type or i64, loc, 0))
@@ -362,14 +317,14 @@ class Frontend:
                            f"arrays, not a pointer ({ty!r})",
                            f"return a copy of what it points to (`return {name}[0]`) or one "
                            "of its fields")
-            if _is_aggregate(ty) and self.bare_return is not None:
+            if is_aggregate(ty) and self.bare_return is not None:
                 self.return_type, self.return_loc = ty, loc
                 self.mismatched_return(self.bare_return, "no value")
             self.return_type, self.return_loc = ty, loc
         want = self.return_type
-        if _is_aggregate(want):
+        if is_aggregate(want):
             return self.return_aggregate(want, v, node.value, loc)
-        if self.return_loc is not None and _is_aggregate(self.infer_type(v, loc)):
+        if self.return_loc is not None and is_aggregate(self.infer_type(v, loc)):
             self.mismatched_return(loc, f"a {self.infer_type(v, loc)!r}")
         e = self.to_expr(v, want, self.src.loc(node.value))
         return T.Return(loc, self.convert(e, want, loc, implicit=True))
@@ -381,7 +336,7 @@ class Frontend:
         got = self.infer_type(v, loc)
         if got != ty and not fits_bytes:
             self.mismatched_return(loc, f"a {got!r}")
-        out = T.Local(PointerType(ty, "stack"), loc, _RESULT)
+        out = T.Local(PointerType(ty, "stack"), loc, RESULT_PARAM)
         stmts = self.aggregate_store(Place(out, 0, ty, loc), v, node, loc)
         return [*stmts, T.Return(loc, T.Const(i64, loc, 0))]
 
@@ -490,7 +445,7 @@ class Frontend:
         self.require_writable(place, loc)
         dst = self.place_address(place)
         ty = place.type
-        if isinstance(v, _StructCtor):
+        if isinstance(v, StructCtor):
             if v.type != ty:
                 type_error(loc, f"cannot assign a {v.type!r} to a {ty!r}")
             stmts: list[T.Stmt] = [T.FillBytes(loc, dst, b"", ty.size)]
@@ -503,7 +458,7 @@ class Frontend:
                 else:
                     stmts.append(self.store(sub, self.to_expr(fv, f.type, loc), loc))
             return stmts
-        if isinstance(v, _ArrayCtor):
+        if isinstance(v, ArrayCtor):
             if v.type != ty:
                 type_error(loc, f"cannot assign a {v.type!r} to a {ty!r}")
             return [T.FillBytes(loc, dst, b"", ty.size)]
@@ -549,7 +504,7 @@ class Frontend:
 
     def load_place(self, place: Place, loc: Loc) -> T.Expr:
         """Read a scalar place; a variable index out of bounds reads 0."""
-        if _untrusted(place.pointer) and place.index is None:
+        if untrusted(place.pointer) and place.index is None:
             return self.probe_read(place, loc)
         if place.index is None:
             return T.Load(place.type, loc, place.pointer, place.offset)
@@ -822,7 +777,7 @@ class Frontend:
         return self.known(obj, loc, name)
 
     def known(self, obj: Any, loc: Loc, name: str = "") -> Value:
-        if _is_global_var(obj):
+        if is_global_var(obj):
             use = self.registry.use_global(obj, name, self.env, loc)
             addr = T.GlobalAddr(PointerType(obj.type, "global"), loc, use.name)
             return Place(addr, 0, obj.type, loc, writable=obj.section != ".rodata")
@@ -846,8 +801,8 @@ class Frontend:
                     error(loc, f"`{_dotted(node)}` does not exist",
                           "check the name (helpers are bpf.<name> without the bpf_ prefix)")
                 return self.known(getattr(obj, attr), loc, _dotted(node))
-            if _is_map_obj(obj):
-                return Known(_BoundMapMethod(obj, attr), loc)
+            if is_map_obj(obj):
+                return Known(BoundMapMethod(obj, attr), loc)
             if isinstance(obj, type) and issubclass(obj, Struct) or isinstance(obj, IntType):
                 error(loc, f"`{_dotted(node)}`: types have no attributes inside programs")
             error(loc, f"cannot read attribute `{attr}` of {type(obj).__name__} in a program")
@@ -856,13 +811,13 @@ class Frontend:
         if isinstance(base, T.Expr) and isinstance(base.type, PointerType) and \
                 isinstance(base.type.target, InnerMapType):
             self.require_nonnull(base, loc)
-            return Known(_BoundMapMethod(base.type.target.decl, attr, base), loc)
+            return Known(BoundMapMethod(base.type.target.decl, attr, base), loc)
         place = self.as_place(base, loc)
         if place is not None:
             if attr == "value" and isinstance(place.pointer, T.GlobalAddr):
                 return place  # `g.value` is the variable itself, as on the Python side
             if isinstance(place.type, ArrayType) and attr == "startswith":
-                return Known(_BytesMethod(place), loc)
+                return Known(BytesMethod(place), loc)
             return self.field_place(place, attr, loc)
         error(loc, f"`.{attr}` needs a struct, a struct pointer or the context",
               "fields can be read from structs, map values and ctx")
@@ -870,7 +825,7 @@ class Frontend:
     def ctx_attribute(self, ctx: T.Expr, attr: str, loc: Loc) -> Value:
         assert self.ctx_type is not None
         if attr in ("header", "arg"):
-            return Known(_CtxMethod(attr), loc)
+            return Known(CtxMethod(attr), loc)
         f = self.ctx_type.field(attr)
         if f is None:
             names = ", ".join(sorted(self.ctx_type.fields)) or "(none)"
@@ -889,7 +844,7 @@ class Frontend:
 
     def field_place(self, place: Place, attr: str, loc: Loc) -> Place:
         st = place.type
-        if _is_kernel_struct(st):
+        if is_kernel_struct(st):
             try:
                 kf = st.field(attr)  # type: ignore[attr-defined]
             except Exception as e:  # a BTFError about this member
@@ -899,7 +854,7 @@ class Frontend:
                       "check the kernel's struct (bpftool btf dump file /sys/kernel/btf/vmlinux)")
             field = Place(place.pointer, place.offset + kf.offset, kf.type, loc, False,
                           place.index, place.bound, place.stride, place.checked)
-            if _untrusted(place.pointer) and isinstance(kf.type, ArrayType):
+            if untrusted(place.pointer) and isinstance(kf.type, ArrayType):
                 # An array (task.comm) behind an untrusted pointer: read it to the stack.
                 tmp = self.temp(kf.type, loc)
                 src = T.PtrAdd(PointerType(None, "kernel"), loc, place.pointer,
@@ -1228,739 +1183,11 @@ class Frontend:
         o = self.convert(self.to_expr(orelse, ty, loc), ty, loc)
         return T.Conditional(ty, loc, test, b, o)
 
-    def expr_Call(self, node: ast.Call) -> Value:
-        loc = self.src.loc(node)
-        callee = self.expr(node.func)
-        if not isinstance(callee, Known):
-            error(loc, "only helpers, map methods, casts and @bpf.func functions can be called")
-        obj = callee.obj
-        if isinstance(obj, _BoundMapMethod):
-            return self.map_method(obj, node, loc)
-        if isinstance(obj, _BytesMethod):
-            self._no_keywords(node, loc)
-            if len(node.args) != 1:
-                error(loc, "startswith() takes one bytes literal")
-            prefix = self.expr(node.args[0])
-            if not (isinstance(prefix, Known) and isinstance(prefix.obj, bytes)):
-                error(loc, "startswith() takes a bytes literal", 'comm.startswith(b"py")')
-            return self.bytes_equal(obj.place, prefix.obj, terminated=False, loc=loc)
-        if isinstance(obj, _CtxMethod):
-            if obj.method == "arg":
-                return self.ctx_arg(node, loc)
-            return self.ctx_header(node, loc)
-        if isinstance(obj, IntType):
-            return self.cast(obj, node, loc)
-        if isinstance(obj, type) and issubclass(obj, Struct) and obj is not Struct:
-            return self.struct_ctor(obj, node, loc)
-        if _is_kernel_struct(obj):
-            # bpf.kernel.task_struct(addr): an untrusted kernel pointer; its fields are
-            # read with bpf_probe_read_kernel (BPF_CORE_READ-style), offsets from BTF.
-            self._no_keywords(node, loc)
-            if len(node.args) != 1:
-                error(loc, f"{obj!r}(address) takes one address")
-            addr = self.convert(self.to_expr(self.expr(node.args[0]), u64, loc), u64, loc)
-            return T.Cast(PointerType(obj, "kernel"), loc, addr)
-        if isinstance(obj, ArrayType):
-            if node.args or node.keywords:
-                error(loc, f"{obj!r}() takes no arguments: it makes a zeroed array",
-                      "fill it afterwards, or assign a bytes literal")
-            return _ArrayCtor(obj)
-        if isinstance(obj, Helper):
-            return self.helper_call(obj, node, loc)
-        if obj is bool:
-            self._no_keywords(node, loc)
-            if len(node.args) != 1:
-                error(loc, "bool() takes one argument")
-            return self.truth(self.expr(node.args[0]), loc)
-        if type(obj).__name__ == "KFunc":
-            return self.kfunc_call(obj, node, loc)
-        if _is_subprogram(obj):
-            return self.call_function(obj.fn, node, loc, annotated=True,
-                                      is_global=obj.linkage == "global")
-        special = getattr(obj, "__pyebpf_intrinsic__", None)
-        if special in _ATOMICS:
-            return self.atomic(_ATOMICS[special], node, loc)
-        if special == "trace_printk":
-            return self.trace_printk(node, loc)
-        if special == "seq_printf":
-            return self.seq_printf(node, loc)
-        if special == "loop":
-            return self.bpf_loop(node, loc)
-        if special == "log2":
-            self._no_keywords(node, loc)
-            if len(node.args) != 1:
-                error(loc, "bpf.log2(x) takes one integer")
-            v = self.expr(node.args[0])
-            if isinstance(v, Lit):
-                return T.Const(u64, loc, u64.wrap(v.value).bit_length())
-            return T.BitLength(u64, loc, self.convert(self.int_expr(v, loc), u64, loc))
-        if special in ("bswap16", "bswap32", "bswap64"):
-            return self.byte_swap({"bswap16": u16, "bswap32": u32, "bswap64": u64}[special],
-                                  node, loc)
-        if obj is ord and len(node.args) == 1 and isinstance(node.args[0], ast.Constant) and \
-                isinstance(node.args[0].value, (str, bytes)) and len(node.args[0].value) == 1:
-            return Lit(ord(node.args[0].value), loc)  # a character constant, as C's 'm'
-        if obj is len or obj is print or obj is range:
-            hint = {len: "use the array size (a constant)",
-                    print: 'use bpf.trace_printk(b"fmt %d", x)',
-                    range: "range() is only for `for` loops"}[obj]
-            error(loc, f"`{obj.__name__}()` is not available in eBPF programs", hint)
-        module = getattr(obj, "__module__", None) or ""
-        if isinstance(obj, pytypes.FunctionType) and module != "builtins" and \
-                module != "pyebpf" and not module.startswith("pyebpf."):
-            return self.call_function(obj, node, loc, annotated=False, is_global=False)
-        name = getattr(obj, "__name__", type(obj).__name__)
-        error(loc, f"`{name}` cannot be called inside an eBPF program",
-              "call helpers as bpf.<helper>(...), or mark the function with @bpf.func")
-
-    def _no_keywords(self, node: ast.Call, loc: Loc) -> None:
-        if node.keywords:
-            error(loc, "keyword arguments are not supported here")
-
-    def cast(self, ty: IntType, node: ast.Call, loc: Loc) -> T.Expr:
-        self._no_keywords(node, loc)
-        if len(node.args) != 1:
-            error(loc, f"{ty!r}() takes one argument")
-        v = self.expr(node.args[0])
-        if isinstance(v, Lit):
-            return T.Const(ty, loc, ty.wrap(v.value))
-        e = self.scalar(v, loc)
-        if isinstance(e.type, PointerType):
-            if ty.size != 8:
-                type_error(loc, "a pointer can only be cast to u64 or i64")
-            self.require_nonnull(e, loc)
-            return T.Cast(ty, loc, e)
-        if ty.is_bool:
-            return T.Truth(bool_, loc, e)
-        return T.Cast(ty, loc, e) if e.type != ty else e
-
-    def atomic(self, op: str, node: ast.Call, loc: Loc) -> T.Expr:
-        """``bpf.atomic_add(p.count, 1)`` & co.: atomic on a 4- or 8-byte integer in memory."""
-        self._no_keywords(node, loc)
-        want = 3 if op == "cmpxchg" else 2
-        if len(node.args) != want:
-            what = "(place, expected, new)" if op == "cmpxchg" else "(place, value)"
-            error(loc, f"bpf.atomic_{op}{what}")
-        target = self.expr(node.args[0])
-        if not isinstance(target, Place) or not isinstance(target.type, IntType) or \
-                target.type.size not in (4, 8):
-            type_error(self.src.loc(node.args[0]), f"bpf.atomic_{op}() works on a u32/u64 "
-                       "(or i32/i64) field or element in memory, e.g. p.count")
-        if target.index is not None:
-            error(loc, "atomics need a constant index", "bound-check and index with a constant")
-        self.require_writable(target, loc)
-        ty = target.type
-        values = [self.convert(self.to_expr(self.expr(a), ty, loc), ty, loc, implicit=True)
-                  for a in node.args[1:]]
-        if op == "cmpxchg":
-            return T.CmpXchg(ty, loc, target.pointer, target.offset, values[0], values[1])
-        return T.AtomicRMW(ty, loc, op, target.pointer, target.offset, values[0])
-
-    def bytes_equal(self, place: Place, data: bytes, *, terminated: bool, loc: Loc) -> T.Expr:
-        """A char/u8 array compared with a bytes literal, as C strings when ``terminated``."""
-        ty = place.type
-        if not (isinstance(ty, ArrayType) and ty.is_bytes):
-            type_error(loc, f"only char/u8 arrays compare with bytes, not a {ty!r}")
-        if len(data) > ty.size:
-            return T.Const(bool_, loc, 0)  # can never match
-        if terminated and len(data) < ty.size:
-            data = data + b"\0"
-        return T.BytesEqual(bool_, loc, place.pointer, place.offset, data)
-
-    def byte_swap(self, ty: IntType, node: ast.Call, loc: Loc) -> Value:
-        self._no_keywords(node, loc)
-        if len(node.args) != 1:
-            error(loc, "byte-order functions take one argument")
-        v = self.expr(node.args[0])
-        if isinstance(v, Lit):
-            raw = ty.wrap(v.value).to_bytes(ty.size, "little")
-            return T.Const(ty, loc, int.from_bytes(raw, "big"))
-        return T.ByteSwap(ty, loc, self.convert(self.int_expr(v, loc), ty, loc))
-
-    def struct_ctor(self, cls: type[Struct], node: ast.Call, loc: Loc) -> Value:
-        if node.args:
-            error(loc, f"{cls.__name__}(...) takes keyword arguments only",
-                  f"write {cls.__name__}(field=value, ...)")
-        st = cls.__bpf_type__
-        fields = {}
-        for kw in node.keywords:
-            if kw.arg is None or kw.arg not in st.by_name:
-                error(self.src.loc(kw.value), f"struct {st.name} has no field `{kw.arg}`",
-                      f"fields: {', '.join(f.name for f in st.fields)}")
-            fields[kw.arg] = kw.value
-        return _StructCtor(st, fields, loc)
-
-    def ctx_header(self, node: ast.Call, loc: Loc) -> T.Expr:
-        assert self.ctx_type is not None
-        if not self.ctx_type.packet_access:
-            error(loc, "this program type has no direct packet access",
-                  "use bpf.skb_load_bytes(ctx, offset, buf)")
-        if len(node.args) != 2 or node.keywords:
-            error(loc, "ctx.header() takes a header type and an offset", "ctx.header(EthHdr, 0)")
-        ty_v = self.expr(node.args[0])
-        if not isinstance(ty_v, Known):
-            error(loc, "the first argument of ctx.header() must be a header type")
-        ty = self.type_from_object(ty_v.obj, self.src.loc(node.args[0]))
-        off = self.expr(node.args[1])
-        off_e = self.convert(self.to_expr(off, u64, loc), u64, loc)
-        ctx = T.Local(PointerType(None, "ctx"), loc, "ctx")
-        fdata, fend = self.ctx_type.fields["data"], self.ctx_type.fields["data_end"]
-        data = T.CtxPacketPtr(PointerType(None, "packet"), loc, ctx, fdata.offset,
-                              8 if fdata.kind.endswith("64") else 4)
-        end = T.CtxPacketPtr(PointerType(None, "packet_end"), loc, ctx, fend.offset,
-                             8 if fend.kind.endswith("64") else 4)
-        return T.HeaderPtr(PointerType(ty, "packet", nullable=True), loc, data, end, off_e, ty.size)
-
-    def call_function(self, fn: Any, node: ast.Call, loc: Loc, *, annotated: bool,
-                      is_global: bool) -> T.Expr:
-        """A call of a ``@bpf.func`` (a BPF-to-BPF call) or a plain function (inlined)."""
-        self._no_keywords(node, loc)
-        values = [self.expr(a) for a in node.args]
-        arg_types = None
-        if not annotated:
-            want = fn.__code__.co_argcount
-            if len(values) != want and not fn.__defaults__:  # (defaults are refused later)
-                error(loc, f"{fn.__name__}() takes {want} argument(s), got {len(values)}")
-            arg_types = [self.infer_type(v, loc) if not isinstance(v, Lit) else i64
-                         for v in values]
-            for i, (v, t) in enumerate(zip(values, arg_types)):
-                if isinstance(v, Place) and isinstance(t, (StructType, ArrayType)):
-                    # An aggregate goes by address, as C passes a struct pointer.
-                    values[i] = self.place_address(v)
-                    arg_types[i] = PointerType(t, "stack")
-                elif isinstance(t, PointerType):
-                    arg_types[i] = PointerType(t.target, t.kind)
-            passes_ctx = any(_is_ctx(t) for t in arg_types)
-        else:
-            passes_ctx = any(isinstance(v, T.Expr) and _is_ctx(v.type) for v in values)
-        callee = self.registry.request(fn, arg_types, annotated, is_global, loc,
-                                       ctx_type=self.ctx_type if passes_ctx else None)
-        params = callee.params[:-1] if callee.result is not None else callee.params
-        if len(values) != len(params):
-            error(loc, f"{callee.name}() takes {len(params)} argument(s), got {len(values)}")
-        args = []
-        for v, (pname, ty), a_node in zip(values, params, node.args):
-            if annotated and isinstance(ty, PointerType):
-                args.append(self.pointer_arg(fn.__name__, is_global, pname, ty, v,
-                                             self.src.loc(a_node)))
-                continue
-            a = self.convert(self.to_expr(v, ty, loc), ty, loc, implicit=True)
-            if isinstance(a.type, PointerType):
-                self.require_nonnull(a, loc)
-            args.append(a)
-        if callee.result is None:
-            return T.Call(callee.return_type, loc, callee.name, tuple(args))
-        # A struct or array result: into a temporary of the caller's, read as a place.
-        slot = self.temp(callee.result, loc)
-        ptr = PointerType(callee.result, "stack")
-        call = T.Call(callee.return_type, loc, callee.name, (*args, T.AddrOf(ptr, loc, slot)))
-        return Place(T.ResultOf(ptr, loc, call, slot), 0, callee.result, loc, writable=False)
-
-    def pointer_arg(self, fname: str, is_global: bool, pname: str, ty: PointerType, v: Value,
-                    loc: Loc) -> T.Expr:
-        """An argument for a ``@bpf.func`` pointer parameter (see :meth:`annotated_param`).
-
-        A static function is verified at each call with the caller's pointer as it is
-        (stack, map value, packet, ctx); a global one is verified once, from its BTF:
-        the context, or memory of the parameter's size it may read and write.
-        """
-        if ty.kind == "ctx":
-            if not (isinstance(v, T.Expr) and _is_ctx(v.type)):
-                type_error(loc, f"this parameter of {fname}() has no type annotation, so it "
-                           "takes the program's context", "pass ctx here, or annotate the "
-                           "parameter (an integer, struct or array type)")
-            return v  # type: ignore[return-value]
-        target = ty.target
-        hint = (f"pass a local {target!r}, a map value (`p = m.lookup(k)`, checked with `if p "
-                f"is None: ...`), or a checked ctx.header({target!r}, offset)")
-        if isinstance(v, Place) and v.type == target:
-            if isinstance(v.pointer.type, PointerType) and v.pointer.type.kind == "ctx":
-                error(loc, "a context field cannot be passed by reference",
-                      "copy it to a local first")
-            # (A function's result is a temporary, not read-only: a callee may change it.)
-            if is_global and not v.writable and not isinstance(v.pointer, T.ResultOf):
-                error(loc, f"{fname}() is a global function: the kernel lets it write through "
-                      f"`{pname}`, and this memory is read-only",
-                      "copy it to a local first, or drop linkage=\"global\" (a static "
-                      "function is checked with what it really does)")
-            return self.place_address(v)
-        if isinstance(v, T.Expr) and isinstance(v.type, PointerType) and v.type.target == target:
-            self.require_nonnull(v, loc)
-            return v
-        got = v.type if isinstance(v, (T.Expr, Place)) else None
-        if isinstance(got, PointerType) and got.target is None and got.kind == "packet":
-            hint = f"bounds-check it first: h = ctx.header({target!r}, offset)"
-        what = f"a {got!r}" if got is not None else "this value"
-        type_error(loc, f"`{pname}` of {fname}() takes a {target!r} by reference, not {what}",
-                   hint)
-
-    def ctx_arg(self, node: ast.Call, loc: Loc) -> Value:
-        """``ctx.arg(n)``: the n-th argument register of a probed function (pt_regs)."""
-        assert self.ctx_type is not None
-        if len(node.args) != 1 or node.keywords:
-            error(loc, "ctx.arg(n) takes one constant argument number")
-        n = self.expr(node.args[0])
-        if not isinstance(n, Lit):
-            error(self.src.loc(node.args[0]), "ctx.arg(n) needs a constant n")
-        f = self.ctx_type.field(f"arg{n.value}")
-        if f is None:
-            have = sorted(k for k in self.ctx_type.fields if k.startswith("arg"))
-            error(loc, f"the {self.ctx_type.name} context has no argument {n.value}",
-                  f"available: {', '.join(have) or 'none (use the fields instead)'}")
-        ctx = T.Local(PointerType(None, "ctx"), loc, "ctx")
-        if self.ctx_type.arg_reader is not None:  # USDT: decoded at run time (usdt_args.py)
-            fn = self.registry.request(self.ctx_type.arg_reader, [ctx.type, u32], False, False,
-                                       loc, ctx_type=self.ctx_type)
-            call = T.Call(fn.return_type, loc, fn.name, (ctx, T.Const(u32, loc, n.value)))
-            return self.convert(call, f.type, loc)
-        return Place(ctx, f.offset, f.type, loc, writable=False)
-
-    def helper_call(self, h: Helper, node: ast.Call, loc: Loc) -> T.Expr:
-        self._no_keywords(node, loc)
-        user_args = h.user_args
-        if len(node.args) != len(user_args):
-            error(loc, f"bpf.{h.name}() takes {len(user_args)} argument(s), got {len(node.args)}",
-                  f"arguments: {', '.join(user_args) or 'none'}")
-        args: list[T.Expr] = []
-        it = iter(node.args)
-        last_size = 0
-        last_map: Any = None
-        for kind in h.args:
-            if kind == "size":
-                args.append(T.Const(u32, loc, last_size))
-                continue
-            a_node = next(it)
-            a_loc = self.src.loc(a_node)
-            v = self.expr(a_node)
-            key_map, last_map = last_map, None  # only the argument right after a map is a key
-            if kind == "ctx":
-                if not (isinstance(v, T.Expr) and isinstance(v.type, PointerType) and v.type.kind == "ctx"):
-                    type_error(a_loc, f"bpf.{h.name}() needs the program's context here")
-                args.append(v)
-            elif kind == "map":
-                if not (isinstance(v, Known) and _is_map_obj(v.obj)):
-                    type_error(a_loc, f"bpf.{h.name}() needs a map here")
-                m = self.use_map(v.obj, a_loc)
-                last_map = m.map
-                args.append(T.MapRef(PointerType(None, "map"), a_loc, m.name))
-                continue
-            elif kind == "ptr" and key_map is not None and not (
-                    isinstance(v, Place) or isinstance(v, T.Expr)
-                    and isinstance(v.type, PointerType)):
-                # The key after a map argument (sock_hash_update, msg_redirect_hash, ...):
-                # the helper reads it from memory, so a number goes to a stack slot.
-                kt = getattr(key_map, "key_type", None)
-                if not isinstance(kt, IntType):
-                    type_error(a_loc, f"bpf.{h.name}() reads this key from memory",
-                               "pass a local array or struct holding the key")
-                tmp = self.temp(kt, a_loc)
-                self.pending.append(T.Assign(a_loc, tmp, self.convert(
-                    self.to_expr(v, kt, a_loc), kt, a_loc, implicit=True)))
-                args.append(T.AddrOf(PointerType(kt, "stack"), a_loc, tmp))
-            elif kind == "buf":
-                place = self.as_place(v, a_loc)
-                if place is None or not isinstance(place.type, (ArrayType, StructType)):
-                    type_error(a_loc, f"bpf.{h.name}() needs a local array or struct to write into",
-                               "declare one first, e.g. `buf: char[16]`")
-                self.require_writable(place, a_loc)
-                last_size = place.type.size
-                args.append(self.place_address(place))
-            elif kind == "ptr":
-                if isinstance(v, Known) and isinstance(v.obj, bytes):
-                    # A string for a `const char *` argument: a constant in .rodata (helpers
-                    # like bpf_strncmp want read-only memory, not the stack).
-                    var = self.registry.string_constant(v.obj)
-                    use = self.registry.use_global(var, var.name, self.env, a_loc)
-                    args.append(T.GlobalAddr(PointerType(var.type, "global"), a_loc, use.name))
-                elif isinstance(v, Place) and isinstance(v.type, (ArrayType, StructType)):
-                    args.append(self.place_address(v))
-                elif isinstance(v, T.Expr) and isinstance(v.type, PointerType):
-                    self.require_nonnull(v, a_loc)
-                    args.append(v)
-                else:
-                    args.append(self.convert(self.to_expr(v, u64, a_loc), u64, a_loc))
-            else:
-                ty = {"u64": u64, "u32": u32, "i32": i32, "i64": i64}[kind]
-                args.append(self.convert(self.to_expr(v, ty, a_loc), ty, a_loc, implicit=True))
-        ret: BPFType
-        if h.name == "get_current_task_btf":
-            from .. import kernel
-
-            return T.HelperCall(PointerType(kernel.struct("task_struct"), "btf"), loc, h.name,
-                                h.id, tuple(args))
-        if h.returns == "ptr":
-            ret = PointerType(None, "mem", nullable=True)
-        elif h.returns == "void":
-            ret = u64
-        else:
-            ret = {"u64": u64, "u32": u32, "i32": i32, "i64": i64}[h.returns]
-        return T.HelperCall(ret, loc, h.name, h.id, tuple(args))
-
-    def kfunc_call(self, kf: Any, node: ast.Call, loc: Loc) -> T.Expr:
-        """A kfunc call, typed from the running kernel's BTF."""
-        from ..errors import NotSupportedError
-
-        self._no_keywords(node, loc)
-        try:
-            params, ret = kf.signature()
-        except (NotSupportedError, Exception) as e:  # a kernel without it, or odd BTF
-            error(loc, f"cannot call {kf.name}(): {e}")
-        if len(node.args) != len(params):
-            error(loc, f"{kf.name}() takes {len(params)} argument(s), got {len(node.args)}")
-        args = []
-        for a_node, ty in zip(node.args, params):
-            a_loc = self.src.loc(a_node)
-            v = self.expr(a_node)
-            if isinstance(ty, PointerType):
-                e = self.scalar(v, a_loc) if not isinstance(v, Lit) else None
-                if e is None or not isinstance(e.type, PointerType):
-                    type_error(a_loc, f"{kf.name}() takes a pointer here")
-                self.require_nonnull(e, a_loc)
-                args.append(e)
-            else:
-                args.append(self.convert(self.to_expr(v, ty, a_loc), ty, a_loc, implicit=True))
-        if ret is None:
-            rtype: BPFType = u64
-        elif isinstance(ret, PointerType):
-            rtype = PointerType(ret.target, ret.kind, nullable=True)
-        else:
-            rtype = ret
-        return T.KfuncCall(rtype, loc, kf.name, tuple(args), tuple(params), ret is None)
-
-    def bpf_loop(self, node: ast.Call, loc: Loc) -> T.Expr:
-        """``bpf.loop(n, callback)``: call ``callback(i)`` for i < n (bpf_loop, Linux 5.17)."""
-        self._no_keywords(node, loc)
-        if len(node.args) != 2:
-            error(loc, "bpf.loop(n, callback) takes a count and a @bpf.func callback")
-        n = self.convert(self.to_expr(self.expr(node.args[0]), u32, loc), u32, loc,
-                         implicit=True)
-        cb = self.expr(node.args[1])
-        if not (isinstance(cb, Known) and _is_subprogram(cb.obj)):
-            error(self.src.loc(node.args[1]), "the callback must be a @bpf.func function",
-                  "@bpf.func\ndef body(i: u64, ctx) -> i64: ...")
-        callee = self.registry.request(cb.obj.fn, None, True, False, loc, callback=True)
-        fn_ptr = T.FuncAddr(PointerType(None, "func"), loc, callee.name)
-        null = T.Const(PointerType(None, "mem"), loc, 0)
-        return T.HelperCall(i64, loc, "loop", 181, (n, fn_ptr, null, T.Const(u64, loc, 0)))
-
-    def trace_printk(self, node: ast.Call, loc: Loc) -> T.Expr:
-        self._no_keywords(node, loc)
-        if not node.args:
-            error(loc, 'bpf.trace_printk() needs a format: bpf.trace_printk(b"x=%d", x)')
-        fmt = self.expr(node.args[0])
-        if not (isinstance(fmt, Known) and isinstance(fmt.obj, bytes)):
-            error(self.src.loc(node.args[0]), "the format must be a bytes literal", 'b"pid %d\\n"')
-        data = fmt.obj + b"\0"
-        values = [self.printf_value(a) for a in node.args[1:]]
-        if len(values) > 12:
-            error(loc, "bpf.trace_printk() takes at most 12 values", "split the message")
-        name = self.temp(ArrayType(_char(), len(data)), loc)
-        buf = T.AddrOf(PointerType(None, "stack"), loc, name)
-        self.pending.append(T.FillBytes(loc, buf, data, len(data)))
-        if len(values) <= 3:
-            args = (buf, T.Const(u32, loc, len(data)), *values)
-            return T.HelperCall(i64, loc, "trace_printk", 6, args)
-        # More than three values: bpf_trace_vprintk takes them as an array of u64.
-        arr = self.temp(ArrayType(u64, len(values)), loc)
-        addr = T.AddrOf(PointerType(None, "stack"), loc, arr)
-        for i, v in enumerate(values):
-            self.pending.append(T.Store(loc, addr, i * 8, v))
-        args = (buf, T.Const(u32, loc, len(data)), addr, T.Const(u32, loc, 8 * len(values)))
-        return T.HelperCall(i64, loc, "trace_vprintk", 177, args)
-
-    def printf_value(self, node: ast.expr) -> T.Expr:
-        """A printf argument as u64: numbers widened, arrays (for %s) and pointers as addresses."""
-        loc = self.src.loc(node)
-        v = self.expr(node)
-        if isinstance(v, Place) and isinstance(v.type, (ArrayType, StructType)):
-            return T.Cast(u64, loc, self.place_address(v))
-        e = self.to_expr(v, u64, loc)
-        if isinstance(e.type, PointerType):
-            self.require_nonnull(e, loc)
-            return T.Cast(u64, loc, e)
-        return self.convert(e, u64, loc)
-
-    def seq_printf(self, node: ast.Call, loc: Loc) -> T.Expr:
-        """``bpf.seq_printf(seq, b"fmt", ...)``: an iterator's output line (bpf_seq_printf)."""
-        self._no_keywords(node, loc)
-        if len(node.args) < 2:
-            error(loc, 'bpf.seq_printf(ctx.meta.seq, b"fmt %d\\n", value, ...)')
-        seq = self.scalar(self.expr(node.args[0]), loc)
-        if not isinstance(seq.type, PointerType):
-            type_error(loc, "the first argument is the iterator's seq_file (ctx.meta.seq)")
-        self.require_nonnull(seq, loc)
-        fmt_node = node.args[1]
-        fmt = self.expr(fmt_node)
-        if not (isinstance(fmt, Known) and isinstance(fmt.obj, bytes)):
-            error(self.src.loc(fmt_node), "the format must be a bytes literal", 'b"%d\\n"')
-        values = [self.printf_value(a) for a in node.args[2:]]
-        if len(values) > 12:
-            error(loc, "bpf.seq_printf() takes at most 12 values")
-        data = fmt.obj + b"\0"
-        buf_name = self.temp(ArrayType(_char(), len(data)), loc)
-        buf = T.AddrOf(PointerType(None, "stack"), loc, buf_name)
-        self.pending.append(T.FillBytes(loc, buf, data, len(data)))
-        if values:
-            arr = self.temp(ArrayType(u64, len(values)), loc)
-            addr: T.Expr = T.AddrOf(PointerType(None, "stack"), loc, arr)
-            for i, v in enumerate(values):
-                self.pending.append(T.Store(loc, addr, i * 8, v))
-        else:
-            addr = T.Const(PointerType(None, "mem"), loc, 0)
-        return T.HelperCall(i64, loc, "seq_printf", 126, (
-            seq, buf, T.Const(u32, loc, len(data)), addr, T.Const(u32, loc, 8 * len(values))))
-
     def temp(self, ty: BPFType, loc: Loc) -> str:
         self.temp_counter += 1
         name = f"__tmp{self.temp_counter}"
         self.pending.extend(self.declare(name, ty, loc))
         return name
-
-    # ------------------------------------------------------------ maps
-
-    def _is_map(self, node: ast.expr) -> bool:
-        if isinstance(node, ast.Name) and node.id not in self.locals:
-            found, obj = self.env.lookup(node.id)
-            return found and _is_map_obj(obj)
-        if isinstance(node, ast.Attribute):
-            try:
-                v = self.expr(node)
-            except Exception:
-                return False
-            return isinstance(v, Known) and _is_map_obj(v.obj)
-        return False
-
-    def map_of(self, node: ast.expr) -> MapUse:
-        v = self.expr(node)
-        assert isinstance(v, Known)
-        return self.use_map(v.obj, self.src.loc(node))
-
-    def use_map(self, m: Any, loc: Loc) -> MapUse:
-        use = self.maps.get(id(m))
-        if use is None:
-            name = getattr(m, "name", None) or self._global_name(m)
-            if name is None:
-                error(loc, "this map has no name", "declare it at module level or pass name=...")
-            use = MapUse(name, m)
-            self.maps[id(m)] = use
-        return use
-
-    def _global_name(self, m: Any) -> str | None:
-        for scope in (self.env.closure, self.env.globals):
-            for k, v in scope.items():
-                if v is m:
-                    return k
-        return None
-
-    def map_key(self, m: MapUse, node: ast.expr) -> T.Expr:
-        return self.map_arg(m.map.key_type, node, "key")
-
-    def map_value_arg(self, m: MapUse, node: ast.expr) -> T.Expr:
-        return self.map_arg(m.map.value_type, node, "value")
-
-    def map_arg(self, ty: BPFType, node: ast.expr, what: str) -> T.Expr:
-        loc = self.src.loc(node)
-        v = self.expr(node)
-        if isinstance(ty, (StructType, ArrayType)):
-            if isinstance(v, _StructCtor) or isinstance(v, Known) and isinstance(v.obj, bytes):
-                name = self.temp(ty, loc)
-                self.pending.extend(self.aggregate_init(name, ty, v, node, loc))
-                return T.AddrOf(PointerType(ty, "stack"), loc, name)
-            place = self.as_place(v, loc)
-            if place is None or place.type != ty:
-                type_error(loc, f"the map's {what} is a {ty!r}",
-                           f"pass a {ty!r} (a local built with {ty.name}(...))")
-            return self.place_address(place)
-        if not isinstance(ty, IntType):
-            type_error(loc, f"unsupported map {what} type {ty!r}")
-        return self.convert(self.to_expr(v, ty, loc), ty, loc, implicit=True)
-
-    def map_method(self, bm: _BoundMapMethod, node: ast.Call, loc: Loc) -> Value:
-        if bm.map_ptr is not None:  # an inner map, found through a map of maps at run time
-            m = MapUse("", bm.map)
-        else:
-            m = self.use_map(bm.map, loc)
-        mp = bm.map_ptr
-        name = bm.method
-        args = node.args
-        kw = {k.arg: k.value for k in node.keywords}
-        if hasattr(m.map, "event_type"):
-            return self.event_method(m, name, node, loc)
-        if int(m.map.map_type) in _KEYLESS:
-            return self.keyless_method(m, name, node, loc)
-        vt = m.map.value_type
-        if name == "lookup":
-            if len(args) != 1 or kw:
-                error(loc, "m.lookup(key) takes one argument")
-            key = self.map_key(m, args[0])
-            if int(m.map.map_type) in _MAPS_OF_MAPS:
-                inner = PointerType(InnerMapType(m.map.inner), "map", nullable=True)
-                return T.MapLookup(inner, loc, m.name, key, mp)
-            return T.MapLookup(PointerType(vt, "map_value", nullable=True), loc, m.name, key, mp)
-        if name == "get":
-            if not 1 <= len(args) <= 2 or kw:
-                error(loc, "m.get(key, default=0) takes one or two arguments")
-            if not isinstance(vt, IntType):
-                error(loc, "m.get() copies integer values only",
-                      "use p = m.lookup(key) and check p for None")
-            key = self.map_key(m, args[0])
-            default = self.expr(args[1]) if len(args) == 2 else Lit(0, loc)
-            ptr_name = self.temp(PointerType(vt, "map_value", nullable=True), loc)
-            self.pending.append(T.Assign(loc, ptr_name, T.MapLookup(
-                PointerType(vt, "map_value", nullable=True), loc, m.name, key, mp)))
-            p = T.Local(PointerType(vt, "map_value", nullable=True), loc, ptr_name)
-            p_nn = T.Local(PointerType(vt, "map_value"), loc, ptr_name)
-            d = self.convert(self.to_expr(default, vt, loc), vt, loc, implicit=True)
-            return T.Conditional(vt, loc, T.Truth(bool_, loc, p), T.Load(vt, loc, p_nn, 0), d)
-        if name in ("update",):
-            if not 2 <= len(args) <= 3:
-                error(loc, "m.update(key, value, flags=0)")
-            key = self.map_key(m, args[0])
-            val = self.map_value_arg(m, args[1])
-            flags = self.optional_u64(args[2] if len(args) == 3 else kw.get("flags"), 0, loc)
-            return _StmtValue(T.MapUpdate(loc, m.name, key, val, flags, mp))
-        if name in ("delete", "__delitem__"):
-            if len(args) != 1:
-                error(loc, "m.delete(key) takes one argument")
-            return _StmtValue(T.MapDelete(loc, m.name, self.map_key(m, args[0]), mp))
-        if name == "tail_call":
-            if int(m.map.map_type) != _PROG_ARRAY:
-                error(loc, "tail_call() is a method of bpf.ProgArray")
-            if len(args) != 2 or kw:
-                error(loc, "progs.tail_call(ctx, index)")
-            ctx = self.expr(args[0])
-            if not (isinstance(ctx, T.Expr) and isinstance(ctx.type, PointerType)
-                    and ctx.type.kind == "ctx"):
-                type_error(loc, "the first argument of tail_call() is the program's ctx")
-            index = self.convert(self.to_expr(self.expr(args[1]), u32, loc), u32, loc,
-                                 implicit=True)
-            mref = T.MapRef(PointerType(None, "map"), loc, m.name)
-            # On success control never comes back; on failure the program goes on.
-            call = T.HelperCall(i64, loc, "tail_call", 12, (ctx, mref, index))
-            return _StmtValue(T.ExprStmt(loc, call))
-        if name == "increment":
-            if not 1 <= len(args) <= 2:
-                error(loc, "m.increment(key, by=1)")
-            if not isinstance(vt, IntType) or vt.size not in (4, 8):
-                error(loc, "m.increment() needs a map with u32/u64 (or signed) values")
-            key = self.map_key(m, args[0])
-            by_node = args[1] if len(args) == 2 else kw.get("by")
-            by = (self.convert(self.to_expr(self.expr(by_node), vt, loc), vt, loc, implicit=True)
-                  if by_node is not None else T.Const(vt, loc, 1))
-            fixed = bool(getattr(m.map, "fixed_entries", False))
-            return _StmtValue(T.MapIncrement(loc, m.name, key, by, fixed, mp))
-        error(loc, f"maps have no kernel-side method `{name}`",
-              "kernel side: lookup, get, update, delete, increment, m[k] = v, del m[k]")
-
-    def optional_u64(self, node: ast.expr | None, default: int, loc: Loc) -> T.Expr:
-        """An optional integer argument (flags) as u64, or ``default`` when absent."""
-        if node is None:
-            return T.Const(u64, loc, default)
-        return self.convert(self.to_expr(self.expr(node), u64, loc), u64, loc)
-
-    def keyless_method(self, m: MapUse, name: str, node: ast.Call, loc: Loc) -> Value:
-        """Queue and stack ``push/pop/peek``; bloom filter ``push`` and ``peek`` (maybe-in)."""
-        vt = m.map.value_type
-        bloom = int(m.map.map_type) == _BLOOM_FILTER
-        args = list(node.args)
-        kw = {k.arg: k.value for k in node.keywords}
-        mref = T.MapRef(PointerType(None, "map"), loc, m.name)
-
-        def value_ref(v_node: ast.expr) -> T.Expr:
-            v = self.map_value_arg(m, v_node)
-            if isinstance(vt, IntType):
-                tmp = self.temp(vt, loc)
-                self.pending.append(T.Assign(loc, tmp, v))
-                return T.AddrOf(PointerType(vt, "stack"), loc, tmp)
-            return v
-
-        if name == "push":
-            if not 1 <= len(args) <= 2:
-                error(loc, "m.push(value, flags=0)")
-            flags = self.optional_u64(args[1] if len(args) == 2 else kw.get("flags"), 0, loc)
-            return T.HelperCall(i64, loc, "map_push_elem", 87, (mref, value_ref(args[0]), flags))
-        if bloom and name == "peek":
-            if len(args) != 1:
-                error(loc, "bloom.peek(value): True when the value may be in the filter")
-            rc = T.HelperCall(i64, loc, "map_peek_elem", 89, (mref, value_ref(args[0])))
-            return T.Compare(bool_, loc, "==", rc, T.Const(i64, loc, 0))
-        if not bloom and name in ("pop", "peek"):
-            if not isinstance(vt, IntType):
-                error(loc, f"m.{name}() gives integer values for now",
-                      "use bpf.map_pop_elem(m, buf) with a local struct")
-            if len(args) > 1:
-                error(loc, f"m.{name}(default=0) gives the value, or default when empty")
-            tmp = self.temp(vt, loc)
-            rc = T.HelperCall(i64, loc, f"map_{name}_elem", 88 if name == "pop" else 89,
-                              (mref, T.AddrOf(PointerType(vt, "stack"), loc, tmp)))
-            default = (self.convert(self.to_expr(self.expr(args[0]), vt, loc), vt, loc,
-                                    implicit=True) if args else T.Const(vt, loc, 0))
-            return T.Conditional(vt, loc, T.Compare(bool_, loc, "==", rc, T.Const(i64, loc, 0)),
-                                 T.Local(vt, loc, tmp), default)
-        kind = "BloomFilterMap" if bloom else type(m.map).__name__
-        error(loc, f"{kind} has no kernel-side method `{name}`",
-              "queues and stacks: push/pop/peek; bloom filters: push/peek")
-
-    def event_method(self, m: MapUse, name: str, node: ast.Call, loc: Loc) -> Value:
-        """Kernel side of RingBuf (reserve/submit/discard/output) and PerfEventArray (output)."""
-        et = m.map.event_type
-        ring = int(m.map.map_type) == _RINGBUF
-        args = list(node.args)
-        kw = {k.arg: k.value for k in node.keywords}
-        mref = T.MapRef(PointerType(None, "map"), loc, m.name)
-
-        def event_arg(node_: ast.expr) -> T.Expr:
-            if et is None:
-                error(loc, f"declare the event type: {type(m.map).__name__}(..., event=T)")
-            value = self.map_arg(et, node_, "event")
-            if isinstance(et, IntType):  # the helper copies from memory: spill the number
-                tmp = self.temp(et, loc)
-                self.pending.append(T.Assign(loc, tmp, value))
-                return T.AddrOf(PointerType(et, "stack"), loc, tmp)
-            return value
-
-        if ring and name == "reserve":
-            if args or kw:
-                error(loc, "events.reserve() takes no arguments (it reserves one event)")
-            if et is None:
-                error(loc, "reserve() needs the ring buffer's event type",
-                      "declare it as bpf.RingBuf(size, event=MyEvent)")
-            return T.HelperCall(PointerType(et, "ringbuf", nullable=True), loc, "ringbuf_reserve",
-                                131, (mref, T.Const(u64, loc, et.size), T.Const(u64, loc, 0)))
-        if ring and name in ("submit", "discard"):
-            if not 1 <= len(args) <= 2:
-                error(loc, f"events.{name}(e) takes the reserved event")
-            e = self.expr(args[0])
-            if not (isinstance(e, T.Expr) and isinstance(e.type, PointerType)
-                    and e.type.kind == "ringbuf"):
-                type_error(loc, f"events.{name}() takes a pointer from events.reserve()")
-            self.require_nonnull(e, loc)
-            hid = 132 if name == "submit" else 133
-            call = T.HelperCall(u64, loc, f"ringbuf_{name}", hid,
-                                (e, self.optional_u64(args[1] if len(args) > 1 else kw.get("flags"), 0, loc)))
-            return _StmtValue(T.ExprStmt(loc, call))
-        if ring and name == "output":
-            if not 1 <= len(args) <= 2:
-                error(loc, "events.output(value, flags=0)")
-            value = event_arg(args[0])
-            return T.HelperCall(i64, loc, "ringbuf_output", 130, (
-                mref, value, T.Const(u64, loc, et.size),
-                self.optional_u64(args[1] if len(args) > 1 else kw.get("flags"), 0, loc)))
-        if not ring and name == "output":
-            if not 2 <= len(args) <= 3:
-                error(loc, "events.output(ctx, value) sends one event to this CPU's buffer")
-            ctx = self.expr(args[0])
-            if not (isinstance(ctx, T.Expr) and isinstance(ctx.type, PointerType)
-                    and ctx.type.kind == "ctx"):
-                type_error(loc, "the first argument of output() is the program's ctx")
-            value = event_arg(args[1])
-            return T.HelperCall(i64, loc, "perf_event_output", 25, (
-                ctx, mref, self.optional_u64(args[2] if len(args) > 2 else kw.get("flags"),
-                                             _F_CURRENT_CPU, loc),
-                value, T.Const(u64, loc, et.size)))
-        kind = "RingBuf" if ring else "PerfEventArray"
-        error(loc, f"{kind} has no kernel-side method `{name}`",
-              "ring buffers: reserve/submit/discard/output; perf buffers: output(ctx, value)")
 
     # ------------------------------------------------------------ conversions
 
@@ -1987,9 +1214,9 @@ class Frontend:
                 error(loc, f"a {v.type!r} cannot be used as a number",
                       "use one of its fields or elements")
             return self.load_place(v, loc)
-        if isinstance(v, _StmtValue):
+        if isinstance(v, StmtValue):
             error(loc, "this call gives no value")
-        if isinstance(v, _StructCtor):
+        if isinstance(v, StructCtor):
             error(loc, "a struct value cannot be used here", "assign it to a local first")
         if isinstance(v, Known) and v.obj is None:
             error(loc, "None can only be compared with `is`")
@@ -2035,12 +1262,12 @@ class Frontend:
     def infer_type(self, v: Value, loc: Loc) -> BPFType:
         if isinstance(v, Lit):
             return rules.literal_type(v.value)
-        if isinstance(v, (_StructCtor, _ArrayCtor)):
+        if isinstance(v, (StructCtor, ArrayCtor)):
             return v.type
         if isinstance(v, Place):
             return v.type
         if isinstance(v, Known) and isinstance(v.obj, bytes):
-            return ArrayType(_char(), len(v.obj) + 1)
+            return ArrayType(char_type(), len(v.obj) + 1)
         return self.scalar(v, loc).type
 
     def type_of_annotation(self, node: ast.expr) -> BPFType:
@@ -2062,91 +1289,6 @@ class Frontend:
         except TypeError:
             error(loc, f"{obj!r} is not a pyebpf type",
                   "use u8..u64, i8..i64, bool, a Struct or an array like u8[16]")
-
-
-# ---------------------------------------------------------------- small values
-
-
-@record
-class _BoundMapMethod(Record):
-    map: Any
-    method: str
-    map_ptr: T.Expr | None = None  # an inner map pointer (maps of maps)
-
-
-class InnerMapType(BPFType):
-    """What a map-of-maps lookup points to: an inner map shaped like ``decl``."""
-
-    size = 0
-    align = 8
-
-    def __init__(self, decl: Any) -> None:
-        self.decl = decl
-        self.name = f"map<{type(decl).__name__}>"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, InnerMapType) and other.decl is self.decl
-
-    def __hash__(self) -> int:
-        return hash(("inner-map", id(self.decl)))
-
-
-@record
-class _ArrayCtor(Record):
-    type: ArrayType
-
-
-@record
-class _BytesMethod(Record):
-    place: Place
-
-
-@record
-class _CtxMethod(Record):
-    method: str
-
-
-@record
-class _StructCtor(Record):
-    type: StructType
-    fields: dict[str, ast.expr]
-    loc: Loc
-
-
-@record
-class _StmtValue(Record):
-    stmt: T.Stmt
-
-
-_RESULT = "__result"  # the parameter a struct or array result is written through
-
-
-def _is_ctx(t: BPFType) -> bool:
-    return isinstance(t, PointerType) and t.kind == "ctx"
-
-
-def _is_aggregate(t: BPFType | None) -> bool:
-    return isinstance(t, (StructType, ArrayType))
-
-
-def _char() -> IntType:
-    from ..types import char
-
-    return char
-
-
-_RINGBUF = 27  # BPF_MAP_TYPE_RINGBUF
-_PROG_ARRAY = 3  # BPF_MAP_TYPE_PROG_ARRAY
-_BLOOM_FILTER = 30  # BPF_MAP_TYPE_BLOOM_FILTER
-_MAPS_OF_MAPS = {12, 13}  # BPF_MAP_TYPE_ARRAY_OF_MAPS, HASH_OF_MAPS
-_KEYLESS = {22, 23, _BLOOM_FILTER}  # BPF_MAP_TYPE_QUEUE, STACK, BLOOM_FILTER
-_ATOMICS = {"atomic_add": "add", "atomic_and": "and", "atomic_or": "or", "atomic_xor": "xor",
-            "atomic_xchg": "xchg", "atomic_cmpxchg": "cmpxchg"}
-_F_CURRENT_CPU = 0xFFFFFFFF  # BPF_F_CURRENT_CPU: perf_event_output to this CPU's buffer
-
-
-def _is_map_obj(obj: Any) -> bool:
-    return hasattr(obj, "map_type") and hasattr(obj, "key_type") and not isinstance(obj, type)
 
 
 def _is_namespace(obj: Any) -> bool:
@@ -2291,25 +1433,8 @@ def _counter_range(start: Any, stop: Any, step: int) -> tuple[int, int] | None:
     return min(values[0], values[-1]), max(values[0], values[-1])
 
 
-def _untrusted(pointer: T.Expr) -> bool:
-    """A kernel pointer the verifier does not trust: fields are read with probe_read_kernel."""
-    return isinstance(pointer.type, PointerType) and pointer.type.kind == "kernel"
-
-
-def _is_kernel_struct(t: Any) -> bool:
-    return type(t).__name__ == "KernelStruct"
-
-
-def _is_global_var(obj: Any) -> bool:
-    return type(obj).__name__ in ("Const", "Global") and hasattr(obj, "initial_bytes")
-
-
 def _type_tag(t: BPFType) -> str:
     return "".join(c if c.isalnum() else "_" for c in repr(t))
-
-
-def _is_subprogram(obj: Any) -> bool:
-    return type(obj).__name__ == "Subprogram" and hasattr(obj, "linkage")
 
 
 def _env_of(fn: Any) -> Env:
