@@ -8,6 +8,8 @@ one; ``v3`` when the kernel cannot be probed.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
@@ -24,13 +26,33 @@ def _llvm() -> Any:
 
     llvm.initialize_all_targets()
     llvm.initialize_all_asmprinters()
-    # The backend's own 512-byte stack check is a fatal error that would end the whole
-    # process; let the object through and let the verifier reject it with a located error.
-    llvm.set_option("pyebpf", "-bpf-stack-size=65536")
-    # LLVM 22 costs small constant-count loops a little above its default full-unroll
-    # threshold (300) where clang 14 unrolled them; unrolled, they verify and run faster.
-    llvm.set_option("pyebpf", "-unroll-threshold=400")
     return llvm
+
+
+# LLVM options pyebpf's compiles need: (option, pyebpf's value, the value after a compile).
+# They are process-wide (llvmlite has no per-module or per-pass-builder way to give them),
+# so they are set around each compile only, under the lock, and then put back for any
+# other llvmlite user in the process:
+# - the backend's own 512-byte stack check is a fatal error that would end the whole
+#   process; pyebpf lets the object through and the verifier rejects it at its line;
+# - LLVM 22 costs small constant-count loops a little above its full-unroll threshold
+#   where clang 14 unrolled them; unrolled, they verify and run faster.
+# Afterwards: -bpf-stack-size's default (512), and 150, the threshold LLVM uses at O2
+# (llvmlite's default level) when the option was never given. An option cannot be
+# "ungiven" through llvmlite, so at O3 another user gets 150 rather than LLVM's 300.
+_OPTIONS = (("-bpf-stack-size", "65536", "512"), ("-unroll-threshold", "400", "150"))
+
+
+@contextmanager
+def _pyebpf_options(llvm: Any) -> Iterator[None]:
+    """pyebpf's LLVM options for the duration of one compile (hold ``_lock``)."""
+    for name, ours, _ in _OPTIONS:
+        llvm.set_option("pyebpf", f"{name}={ours}")
+    try:
+        yield
+    finally:
+        for name, _, after in _OPTIONS:
+            llvm.set_option("pyebpf", f"{name}={after}")
 
 
 @cache
@@ -66,8 +88,9 @@ def emit_object(llvm_ir: str, cpu: str | None = None, opt: int = 2) -> tuple[byt
                 "please report it with the program (set PYEBPF_DEBUG=1 for details)"
             ) from None
         tm = _target_machine(cpu)
-        if opt:
-            pto = llvm.create_pipeline_tuning_options(speed_level=opt)
-            pb = llvm.create_pass_builder(tm, pto)
-            pb.getModulePassManager().run(mod, pb)
-        return tm.emit_object(mod), str(mod)
+        with _pyebpf_options(llvm):
+            if opt:
+                pto = llvm.create_pipeline_tuning_options(speed_level=opt)
+                pb = llvm.create_pass_builder(tm, pto)
+                pb.getModulePassManager().run(mod, pb)
+            return tm.emit_object(mod), str(mod)
