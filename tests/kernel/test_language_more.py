@@ -219,6 +219,9 @@ def swap_macs(eth):  # an inlined function taking a header pointer
 @bpf.xdp
 def language_bits(ctx) -> int:
     misc[0] = u64(ctx.data_end - ctx.data)  # pointer difference
+    total = misc.lookup(5)
+    if total is not None:
+        total[0] += ctx.data_end - ctx.data  # accumulated: LLVM must not fold it into pkt_end
     eth = ctx.header(net.EthHdr, 0)
     if eth is None:
         return bpf.XDP_PASS
@@ -238,10 +241,12 @@ def language_bits(ctx) -> int:
 
 def test_pointer_difference_inline_pointer_params_array_headers_in_and_strings() -> None:
     pkt = bytes(range(6)) + bytes(range(10, 16)) + b"\x08\x00" + b"x" * 50
+    language_bits.load()
+    misc[5] = 1000
     r = language_bits.test_run(pkt)
     assert r.retval == bpf.XDP_TX
     assert r.data[:12] == bytes(range(10, 16)) + bytes(range(6))
-    assert [misc[i] for i in range(5)] == [len(pkt), 8, 1, 1, 0]
+    assert [misc[i] for i in range(6)] == [len(pkt), 8, 1, 1, 0, 1000 + len(pkt)]
     language_bits.close()
 
 

@@ -998,7 +998,10 @@ class Frontend(CallLowering, MapLowering):
             # p - q: the distance in bytes (e.g. ctx.data_end - ctx.data), as C's ptrdiff_t.
             self.require_nonnull(ptr, loc)
             self.require_nonnull(off, loc)
-            return T.Binary(i64, loc, "-", T.Cast(i64, loc, ptr), T.Cast(i64, loc, off))
+            # Opaque: LLVM would otherwise reassociate ``n + (end - start)`` into
+            # ``(n + end) - start``, and the verifier refuses arithmetic on pkt_end.
+            diff = T.Binary(i64, loc, "-", T.Cast(i64, loc, ptr), T.Cast(i64, loc, off))
+            return T.Opaque(i64, loc, diff)
         if op == "-":
             if isinstance(off, Lit):
                 off = Lit(-off.value, loc)

@@ -108,7 +108,8 @@ class Opaque(Expr):
 
     Keeps a bounds-checked index from being used before its check: LLVM may
     otherwise move pointer arithmetic above the comparison, and the verifier
-    refuses arithmetic on a stack pointer with an unbounded register.
+    refuses arithmetic on a stack pointer with an unbounded register.  Also
+    keeps a pointer difference whole (the verifier refuses ``pkt_end + n``).
     """
 
     value: Expr
