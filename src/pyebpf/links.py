@@ -46,6 +46,7 @@ __all__ = [
     "attach_perf_event",
     "attach_netfilter",
     "attach_sockmap",
+    "attach_netns",
     "link_perf_event",
     "IterLink",
     "online_cpus",
@@ -279,12 +280,7 @@ def in_netns(name: str | os.PathLike[str] | None) -> Iterator[None]:
     if name is None:
         yield
         return
-    path = Path(name) if os.sep in str(name) else NETNS_DIR / str(name)
-    try:
-        target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise attach_error(f"no network namespace {name!r} ({path} does not exist)",
-                           errno.ENOENT) from None
+    target = _open_netns(name)
     try:
         own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     except BaseException:
@@ -299,6 +295,18 @@ def in_netns(name: str | os.PathLike[str] | None) -> Iterator[None]:
     finally:
         os.close(target)
         os.close(own)
+
+
+def _open_netns(name: str | os.PathLike[str] | None) -> int:
+    """An fd of network namespace ``name`` (an ``ip netns`` name or a path; None: this thread's)."""
+    if name is None:
+        name = "/proc/thread-self/ns/net"
+    path = Path(name) if os.sep in str(name) else NETNS_DIR / str(name)
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise attach_error(f"no network namespace {str(name)!r} ({path} does not exist)",
+                           errno.ENOENT) from None
 
 
 def _setns(fd: int, what: str) -> None:
@@ -791,3 +799,32 @@ def attach_sockmap(prog: Any, sockmap: Any, attach_type: int) -> Link:
 
     return Link(None, kind=at.name.lower(), target=f"map fd {map_fd}", prog_fd=prog_fd,
                 cleanup=detach)
+
+
+# --------------------------------------------------------------------------- network namespaces
+
+_NETNS_ATTACH = {"sk_lookup": "SK_LOOKUP", "flow_dissector": "FLOW_DISSECTOR"}  # AttachType names
+
+
+def attach_netns(prog: Any, kind: str, netns: str | os.PathLike[str] | None = None) -> Link:
+    """Attach an sk_lookup or flow_dissector program to a network namespace (a netns link).
+
+    ``netns`` is an ``ip netns`` name or a path to a netns file
+    (``/proc/<pid>/ns/net``); None means the calling thread's namespace.
+    The link holds the namespace: closing it detaches the program.
+    """
+    if kind not in _NETNS_ATTACH:
+        raise ValueError(f"netns links are for {', '.join(_NETNS_ATTACH)}, not {kind!r}")
+    prog_fd = _fd_of(prog)
+    attach_type = constants.AttachType[_NETNS_ATTACH[kind]]
+    label = f"{kind} in network namespace {str(netns) if netns is not None else '(own)'}"
+    ns = _open_netns(netns)
+    try:
+        fd = _sys().link_create(prog_fd, ns, attach_type)
+    except SyscallError as e:
+        hint = "a flow dissector is already attached to this namespace (or to the root one)" \
+            if kind == "flow_dissector" and e.errno == errno.EEXIST else ""
+        raise _link_create_error(e, label, hint) from None
+    finally:
+        os.close(ns)
+    return Link(fd, kind=kind, target=str(netns) if netns is not None else "", prog_fd=prog_fd)

@@ -10,6 +10,7 @@ reused), ``attach()`` -> a :class:`~pyebpf.links.Link`, ``test_run()`` ->
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ from . import links
 from ._record import Record, record
 from .errors import AttachError, BPFError, CompileError, debug_tracebacks
 from .spec import ObjectSpec
+from .tracefs import attach_error
 
 if TYPE_CHECKING:
     from .variables import Globals
@@ -183,10 +185,13 @@ class Program(_Compilable):
         from ._native import syscalls
 
         out = data_size_out if data_size_out is not None else max(len(data) + 256, 256) if data else 0
-        if self.hook is not None and self.hook.kind == "raw_tracepoint":
-            # The kernel runs raw tracepoint programs once, and refuses a repeat count.
+        if self.hook is not None and self.hook.kind in ("raw_tracepoint", "syscall"):
+            # The kernel runs raw tracepoint and syscall programs once, and refuses a
+            # repeat count (syscall programs also refuse packet data).
             if repeat > 1:
-                raise ValueError("raw tracepoint programs run once per test_run (repeat=1)")
+                raise ValueError(f"{self.hook.kind} programs run once per test_run (repeat=1)")
+            if data and self.hook.kind == "syscall":
+                raise ValueError("syscall programs take no packet: pass ctx=bytes(YourStruct(...))")
             repeat = 0
         # Only packet programs hand their context back; others refuse a ctx_out buffer.
         packet = self.hook is None or self.hook.kind in _PACKET_HOOKS
@@ -480,7 +485,22 @@ def _attach(prog: Program, options: dict[str, Any]) -> links.Link:
         attach_type = classify(hook.section).attach_type
         assert attach_type is not None
         return links.attach_sockmap(fd, options["map"], attach_type)
+    if kind in ("sk_lookup", "flow_dissector"):
+        _only(kind, options, {"netns"}, "prog.attach(netns='name') (or a netns path; "
+              "default: this process's namespace)")
+        return links.attach_netns(fd, kind, options.get("netns"))
+    if kind == "syscall":
+        raise attach_error(f"{prog.name} is a syscall program: it is not attached; "
+                           "run it with prog.test_run(ctx=bytes(YourStruct(...)))", errno.EINVAL)
     raise AttachError("attach", 0, f"attaching {kind} programs is not implemented yet")
+
+
+def _only(kind: str, options: dict[str, Any], allowed: set[str], usage: str) -> None:
+    """Refuse attach options ``kind`` does not take, saying what to pass instead."""
+    wrong = sorted(set(options) - allowed)
+    if wrong:
+        raise attach_error(f"{kind} programs take no {', '.join(w + '=' for w in wrong)}; "
+                           f"attach with {usage}", errno.EINVAL)
 
 
 def load(*programs: Program, log_level: int = 0,

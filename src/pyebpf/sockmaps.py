@@ -1,4 +1,5 @@
-"""Maps of sockets: :class:`SockMap` (an array) and :class:`SockHash` (a hash).
+"""Maps of sockets: :class:`SockMap` (an array), :class:`SockHash` (a hash) and
+:class:`ReuseportSockArray` (an ``SO_REUSEPORT`` group's sockets, for sk_reuseport).
 
 Programs redirect messages and packets between the sockets these maps hold
 (``bpf.msg_redirect_hash``, ``bpf.sk_redirect_map``), and sk_msg / sk_skb
@@ -31,7 +32,7 @@ from .constants import MapType
 from .maps import BPF_ANY, Map
 from .types import u32, u64
 
-__all__ = ["SockMap", "SockHash", "socket_cookie"]
+__all__ = ["SockMap", "SockHash", "ReuseportSockArray", "socket_cookie"]
 
 # UAPI asm-generic/socket.h
 _SOL_SOCKET = 1
@@ -77,14 +78,8 @@ class _SocketMap(Map):
         super().update(key, _socket_fd(value), flags)
 
 
-class SockMap(_SocketMap):
-    """``BPF_MAP_TYPE_SOCKMAP``: sockets at u32 indexes ``0 .. max_entries - 1``.
-
-    ``m[i] = sock`` inserts; ``m[i]`` gives the cookie; iteration yields the
-    filled indexes only.
-    """
-
-    map_type = MapType.SOCKMAP
+class _SocketArray(_SocketMap):
+    """Sockets at u32 indexes ``0 .. max_entries - 1``; iteration yields the filled ones."""
 
     def __init__(self, max_entries: int, *, name: str | None = None,
                  pin: str | None = None) -> None:
@@ -102,6 +97,29 @@ class SockMap(_SocketMap):
     def items(self) -> list[tuple[Any, Any]]:  # type: ignore[override]
         """A snapshot of ``(index, cookie)`` pairs of the filled slots."""
         return [(i, c) for i in range(self.max_entries) if (c := self.lookup(i)) is not None]
+
+
+class SockMap(_SocketArray):
+    """``BPF_MAP_TYPE_SOCKMAP``: sockets at u32 indexes ``0 .. max_entries - 1``.
+
+    ``m[i] = sock`` inserts; ``m[i]`` gives the cookie; iteration yields the
+    filled indexes only.
+    """
+
+    map_type = MapType.SOCKMAP
+
+
+class ReuseportSockArray(_SocketArray):
+    """``BPF_MAP_TYPE_REUSEPORT_SOCKARRAY``: the sockets an sk_reuseport program picks from.
+
+    ``m[i] = sock`` inserts a socket bound with ``SO_REUSEPORT`` (the
+    sockets of one map belong to one reuseport group; Linux 4.19); ``m[i]``
+    gives its cookie.  In a ``@bpf.sk_reuseport`` program,
+    ``bpf.sk_select_reuseport(ctx, m, i, 0)`` sends the packet to socket
+    ``i``.  A socket leaves the map by itself when it is closed.
+    """
+
+    map_type = MapType.REUSEPORT_SOCKARRAY
 
 
 class SockHash(_SocketMap):

@@ -26,12 +26,14 @@ from functools import cache
 from typing import Any
 
 from .._record import Record, factory, record
-from ..types import BPFType, IntType, i8, i16, i32, i64, u8, u16, u32, u64
+from ..types import BPFType, Field, IntType, Struct, i8, i16, i32, i64, u8, u16, u32, u64
 
 __all__ = ["CtxField", "ContextType", "XDP_MD", "SK_BUFF", "RAW_TRACEPOINT_ARGS",
            "tracepoint_context", "pt_regs_context", "perf_event_context", "tracing_context",
            "iter_context", "BPF_SOCK", "BPF_SOCK_ADDR", "BPF_SOCK_OPS", "SK_MSG_MD", "NF_CTX",
-           "PT_REGS_LAYOUTS", "usdt_context"]
+           "PT_REGS_LAYOUTS", "usdt_context", "syscall_context", "SK_LOOKUP", "FlowKeys",
+           "FLOW_DISSECTOR_SKB", "BPF_SYSCTL", "BPF_SOCKOPT_GET", "BPF_SOCKOPT_SET",
+           "CGROUP_DEV_CTX", "SK_REUSEPORT_MD"]
 
 
 @record
@@ -126,6 +128,13 @@ SK_BUFF_NO_PACKET = _struct(
 
 # struct bpf_raw_tracepoint_args { __u64 args[0]; }
 RAW_TRACEPOINT_ARGS = _struct("bpf_raw_tracepoint_args", [("args", 0, u64[12], "int")])
+
+
+def _pointer_to(target: BPFType) -> BPFType:
+    """A context field holding a pointer the verifier hands out (``__bpf_md_ptr``)."""
+    from ..types import PointerType
+
+    return PointerType(target, "mem")
 
 
 def _int_for(size: int, signed: bool) -> IntType:
@@ -426,3 +435,132 @@ SK_MSG_MD = _struct(
 
 # struct bpf_nf_ctx: netfilter (both members are kernel pointers)
 NF_CTX = _struct("bpf_nf_ctx", [("state", 0, u64, "int"), ("skb", 8, u64, "int")])
+
+
+# --------------------------------------------------------------------------- more hooks
+
+
+def syscall_context(struct: Any = None) -> ContextType:
+    """The context of ``@bpf.syscall(ctx=Args)``: the fields of the user's ``bpf.Struct``.
+
+    A ``SEC("syscall")`` program's context is a pointer to memory the caller
+    hands in (``prog.test_run(ctx=bytes(Args(...)))``, or ``bpf_sys_bpf``'s
+    caller); every field is readable and writable.  Without a struct the
+    program takes no context fields.
+    """
+    if struct is None:
+        return ContextType("syscall (no ctx struct)")
+    from ..types import StructType
+
+    st = getattr(struct, "__bpf_type__", None)
+    if not isinstance(st, StructType):
+        raise TypeError(f"@bpf.syscall(ctx=...) takes a bpf.Struct subclass, not {struct!r}")
+    return ContextType(f"syscall ctx {st.name}",
+                       {f.name: CtxField(f.name, f.offset, f.type, "int", True) for f in st.fields})
+
+
+# struct bpf_sk_lookup (include/uapi/linux/bpf.h): sk_lookup.  ``sk`` is the socket
+# already selected (a pointer, 0 when none); remote_port is a __be16 followed by 16
+# bits of padding, local_port a host-order __u32.
+SK_LOOKUP = _struct(
+    "bpf_sk_lookup",
+    [
+        ("sk", 0, u64, "int"), ("cookie", 0, u64, "int"),
+        ("family", 8, u32, "int"), ("protocol", 12, u32, "int"),
+        ("remote_ip4", 16, u32, "int"), ("remote_ip6", 20, u32[4], "int"),
+        ("remote_port", 36, u16, "int"), ("local_ip4", 40, u32, "int"),
+        ("local_ip6", 44, u32[4], "int"), ("local_port", 60, u32, "int"),
+        ("ingress_ifindex", 64, u32, "int"),
+    ],
+)
+
+
+class FlowKeys(Struct):
+    """``struct bpf_flow_keys`` (include/uapi/linux/bpf.h): what a flow dissector fills in.
+
+    Ports and addresses are in network byte order.  The IPv4 and IPv6
+    addresses share memory (a union in C): ``ipv4_src``/``ipv4_dst`` are the
+    first two words of ``ipv6_src``, in programs and here.
+    """
+
+    nhoff: u16
+    thoff: u16
+    addr_proto: u16
+    is_frag: u8
+    is_first_frag: u8
+    is_encap: u8
+    ip_proto: u8
+    n_proto: u16
+    sport: u16
+    dport: u16
+    ipv6_src: u32[4]  # type: ignore[valid-type]
+    ipv6_dst: u32[4]  # type: ignore[valid-type]
+    flags: u32
+    flow_label: u32
+
+    @property
+    def ipv4_src(self) -> int:
+        """The IPv4 source address (network byte order, as the program wrote it)."""
+        return int(self.ipv6_src[0])
+
+    @property
+    def ipv4_dst(self) -> int:
+        """The IPv4 destination address (network byte order)."""
+        return int(self.ipv6_src[1])
+
+
+# The union's IPv4 view, for programs: ``keys.ipv4_src`` reads and writes like a field.
+FlowKeys.__bpf_type__.by_name["ipv4_src"] = Field("ipv4_src", u32, 16)  # type: ignore[attr-defined]
+FlowKeys.__bpf_type__.by_name["ipv4_dst"] = Field("ipv4_dst", u32, 20)  # type: ignore[attr-defined]
+
+# A flow dissector's __sk_buff: only data, data_end and flow_keys may be read
+# (flow_dissector_is_valid_access); flow_keys is a __bpf_md_ptr to struct bpf_flow_keys.
+FLOW_DISSECTOR_SKB = ContextType(
+    "__sk_buff (flow dissector)",
+    {
+        "data": CtxField("data", 76, u32, "packet"),
+        "data_end": CtxField("data_end", 80, u32, "packet_end"),
+        "flow_keys": CtxField("flow_keys", 144, _pointer_to(FlowKeys.__bpf_type__), "int"),
+    },
+    packet_access=True,
+)
+
+# struct bpf_sysctl: cgroup/sysctl.  file_pos may be written (where a read or write starts).
+BPF_SYSCTL = _struct("bpf_sysctl", [("write", 0, u32, "int"), ("file_pos", 4, u32, "int")],
+                     writable=("file_pos",))
+
+# struct bpf_sockopt: cgroup/getsockopt and cgroup/setsockopt.  optval/optval_end are
+# __bpf_md_ptr packet-style pointers to the option's buffer (also ctx.data/ctx.data_end,
+# so ctx.header(T, 0) reads it); sk is the socket (a pointer).
+_SOCKOPT_FIELDS: list[tuple[str, int, BPFType, str]] = [
+    ("sk", 0, u64, "int"),
+    ("optval", 8, u64, "packet64"), ("optval_end", 16, u64, "packet_end64"),
+    ("data", 8, u64, "packet64"), ("data_end", 16, u64, "packet_end64"),
+    ("level", 24, i32, "int"), ("optname", 28, i32, "int"),
+    ("optlen", 32, i32, "int"), ("retval", 36, i32, "int"),
+]
+# What each direction may write (cg_sockopt_is_valid_access): setsockopt may rewrite
+# the level, name and length; getsockopt the length and the return value.
+BPF_SOCKOPT_SET = _struct("bpf_sockopt", _SOCKOPT_FIELDS, packet=True,
+                          writable=("level", "optname", "optlen"))
+BPF_SOCKOPT_GET = _struct("bpf_sockopt", _SOCKOPT_FIELDS, packet=True,
+                          writable=("optlen", "retval"))
+
+# struct bpf_cgroup_dev_ctx: cgroup/dev.  access_type is (BPF_DEVCG_ACC_* << 16) |
+# BPF_DEVCG_DEV_* (ACC: MKNOD 1, READ 2, WRITE 4; DEV: BLOCK 1, CHAR 2).
+CGROUP_DEV_CTX = _struct("bpf_cgroup_dev_ctx", [("access_type", 0, u32, "int"),
+                                                ("major", 4, u32, "int"),
+                                                ("minor", 8, u32, "int")])
+
+# struct sk_reuseport_md: sk_reuseport.  data/data_end cover the packet from the
+# transport header on; sk / migrating_sk are socket pointers.
+SK_REUSEPORT_MD = _struct(
+    "sk_reuseport_md",
+    [
+        ("data", 0, u64, "packet64"), ("data_end", 8, u64, "packet_end64"),
+        ("len", 16, u32, "int"), ("eth_protocol", 20, u32, "int"),
+        ("ip_protocol", 24, u32, "int"), ("bind_inany", 28, u32, "int"),
+        ("hash", 32, u32, "int"), ("sk", 40, u64, "int"), ("migrating_sk", 48, u64, "int"),
+    ],
+    packet=True,
+)

@@ -16,16 +16,24 @@ from .contexts import (
     BPF_SOCK,
     BPF_SOCK_ADDR,
     BPF_SOCK_OPS,
+    BPF_SOCKOPT_GET,
+    BPF_SOCKOPT_SET,
+    BPF_SYSCTL,
+    CGROUP_DEV_CTX,
+    FLOW_DISSECTOR_SKB,
     NF_CTX,
     RAW_TRACEPOINT_ARGS,
     SK_BUFF,
     SK_BUFF_NO_PACKET,
+    SK_LOOKUP,
     SK_MSG_MD,
+    SK_REUSEPORT_MD,
     XDP_MD,
     ContextType,
     iter_context,
     perf_event_context,
     pt_regs_context,
+    syscall_context,
     tracepoint_context,
     tracing_context,
     usdt_context,
@@ -34,13 +42,19 @@ from .contexts import (
 __all__ = ["Hook", "xdp", "tc", "socket_filter", "cgroup_skb", "tracepoint", "raw_tracepoint",
            "func", "kprobe", "kretprobe", "kprobe_multi", "uprobe", "uretprobe", "tp_btf", "fentry", "fexit",
            "fmod_ret", "lsm", "iter", "perf_event", "cgroup_sock", "cgroup_sock_addr",
-           "sockops", "sk_msg", "sk_skb", "netfilter", "usdt"]
+           "sockops", "sk_msg", "sk_skb", "netfilter", "usdt", "syscall", "sk_lookup",
+           "flow_dissector", "lwt_in", "lwt_out", "lwt_xmit", "cgroup_sysctl", "cgroup_sockopt",
+           "cgroup_device", "sk_reuseport"]
 
 _PT_REGS_KINDS = {"kprobe", "kretprobe", "kprobe_multi", "uprobe", "uretprobe", "uprobe_multi",
                   "uretprobe_multi", "usdt"}
 _TRACING_KINDS = {"tp_btf", "fentry", "fexit", "fmod_ret", "lsm"}
 _SIMPLE_CONTEXTS = {"cgroup_sock": BPF_SOCK, "cgroup_sock_addr": BPF_SOCK_ADDR,
-                    "sockops": BPF_SOCK_OPS, "sk_msg": SK_MSG_MD, "netfilter": NF_CTX}
+                    "sockops": BPF_SOCK_OPS, "sk_msg": SK_MSG_MD, "netfilter": NF_CTX,
+                    "sk_lookup": SK_LOOKUP, "flow_dissector": FLOW_DISSECTOR_SKB,
+                    "lwt_in": SK_BUFF, "lwt_out": SK_BUFF, "lwt_xmit": SK_BUFF,
+                    "cgroup_sysctl": BPF_SYSCTL, "cgroup_device": CGROUP_DEV_CTX,
+                    "sk_reuseport": SK_REUSEPORT_MD}
 
 
 @record
@@ -77,6 +91,10 @@ class Hook(Record):
             return tracing_context(self.kind, self.target)
         if self.kind == "iter":
             return iter_context(self.target)
+        if self.kind == "syscall":
+            return syscall_context(dict(self.options).get("ctx"))
+        if self.kind == "cgroup_sockopt":
+            return BPF_SOCKOPT_GET if self.target == "getsockopt" else BPF_SOCKOPT_SET
         if self.kind in _SIMPLE_CONTEXTS:
             return _SIMPLE_CONTEXTS[self.kind]
         raise ValueError(f"no context type for hook {self.kind!r}")  # pragma: no cover
@@ -378,6 +396,154 @@ def netfilter(fn: Callable[..., Any] | None = None) -> Any:
     Attach with ``attach(hook="local_in", family="ipv4", priority=..., netns=...)``.
     """
     return _decorator(lambda: Hook("netfilter", "netfilter"), fn)
+
+
+# --------------------------------------------------------------------------- more hooks
+
+
+def syscall(fn: Callable[..., Any] | None = None, *, ctx: Any = None) -> Any:
+    """A ``SEC("syscall")`` program (sleepable): never attached, run with ``prog.test_run``.
+
+    ``ctx`` is a ``bpf.Struct`` subclass describing the memory the caller
+    passes in; the program reads and writes its fields as ``ctx.<field>``.
+    Its return value comes back as ``test_run(...).retval``::
+
+        class Args(bpf.Struct):
+            a: u32
+            b: u32
+
+        @bpf.syscall(ctx=Args)
+        def add(ctx) -> int:
+            return ctx.a + ctx.b
+
+        add.test_run(ctx=bytes(Args(a=40, b=2))).retval   # 42
+
+    Syscall programs may call ``bpf.sys_bpf(cmd, attr)`` (``bpf()`` from
+    the kernel) and kfuncs; they run in process context.
+    """
+    if ctx is not None:
+        syscall_context(ctx)  # a wrong ctx fails here, at the decorator
+    return _decorator(lambda: Hook("syscall", "syscall", options=(("ctx", ctx),)), fn)
+
+
+def sk_lookup(fn: Callable[..., Any] | None = None) -> Any:
+    """An sk_lookup program: picks the socket for a new connection or datagram (Linux 5.9).
+
+    It runs in a network namespace before the kernel's own socket lookup.
+    ``ctx`` is ``struct bpf_sk_lookup`` (``family``, ``protocol``,
+    ``remote_ip4``/``remote_ip6``, ``remote_port`` (network order),
+    ``local_ip4``/``local_ip6``, ``local_port`` (host order),
+    ``ingress_ifindex``).  Select a socket from a SockMap/SockHash with
+    ``bpf.sk_assign(ctx, sk, 0)`` and release it with ``bpf.sk_release(sk)``;
+    return 1 (``SK_PASS``) to go on, 0 (``SK_DROP``) to refuse.  Attach with
+    ``attach(netns="name")`` (or a netns path; default: this process's)::
+
+        @bpf.sk_lookup
+        def steer(ctx) -> int:
+            if ctx.local_port == 7000:
+                sk = socks.lookup(0)
+                if sk is not None:
+                    bpf.sk_assign(ctx, sk, 0)
+                    bpf.sk_release(sk)
+            return 1
+    """
+    return _decorator(lambda: Hook("sk_lookup", "sk_lookup"), fn)
+
+
+def flow_dissector(fn: Callable[..., Any] | None = None) -> Any:
+    """A flow dissector: parses packets for the kernel's flow hashing (Linux 4.20).
+
+    ``ctx`` is a ``__sk_buff`` with only ``ctx.data``, ``ctx.data_end``
+    (``ctx.header(T, off)``) and ``ctx.flow_keys``, a pointer to
+    ``struct bpf_flow_keys`` (:class:`pyebpf.lang.contexts.FlowKeys`) the
+    program fills in (``nhoff``, ``thoff``, ``n_proto``, ``ip_proto``,
+    ``sport``, ``dport``, ``ipv4_src``...).  Return 0 (``BPF_OK``) or 2
+    (``BPF_DROP``).  Attach with ``attach(netns=...)``; ``test_run`` gives
+    the flow keys back as ``result.data``.
+    """
+    return _decorator(lambda: Hook("flow_dissector", "flow_dissector"), fn)
+
+
+def _lwt(kind: str, doc_hook: str) -> Callable[..., Any]:
+    def decorator(fn: Callable[..., Any] | None = None) -> Any:
+        return _decorator(lambda: Hook(kind, kind), fn)
+
+    decorator.__name__ = decorator.__qualname__ = kind
+    decorator.__doc__ = f"""A lightweight-tunnel program on a route's {doc_hook} path (``{kind}``).
+
+    ``ctx`` is ``struct __sk_buff`` (the packet starts at the IP header).
+    Return 0 (``BPF_OK``) to let the packet go on, 2 (``BPF_DROP``) to drop
+    it{", or 7 (``BPF_REDIRECT``) after ``bpf.redirect``" if kind == "lwt_xmit" else ""}.
+    Attach to a route: ``attach(route="10.1.2.0/24", dev="veth0", netns=...)``
+    (also ``via="10.0.0.2"``); closing the link deletes the route.
+    """
+    return decorator
+
+
+lwt_in = _lwt("lwt_in", "input (packets routed in)")
+lwt_out = _lwt("lwt_out", "output (locally generated packets)")
+lwt_xmit = _lwt("lwt_xmit", "transmit")
+
+
+def cgroup_sysctl(fn: Callable[..., Any] | None = None) -> Any:
+    """A cgroup sysctl program: runs on each read or write of ``/proc/sys`` by the cgroup.
+
+    ``ctx`` is ``struct bpf_sysctl``: ``ctx.write`` (1 for a write),
+    ``ctx.file_pos`` (writable).  ``bpf.sysctl_get_name(ctx, buf, 0)``,
+    ``bpf.sysctl_get_current_value(ctx, buf)``,
+    ``bpf.sysctl_get_new_value(ctx, buf)`` and
+    ``bpf.sysctl_set_new_value(ctx, buf, len)`` see and change the value.
+    Return 1 to allow, 0 to deny (the read or write fails with EPERM).
+    Attach with ``attach(cgroup="/sys/fs/cgroup/...")``.
+    """
+    return _decorator(lambda: Hook("cgroup_sysctl", "cgroup/sysctl"), fn)
+
+
+_SOCKOPT_KINDS = ("getsockopt", "setsockopt")
+
+
+def cgroup_sockopt(kind: str) -> Callable[[Callable[..., Any]], Any]:
+    """A cgroup sockopt program on ``getsockopt()`` or ``setsockopt()`` calls (Linux 5.3).
+
+    ``kind`` is ``"getsockopt"`` or ``"setsockopt"``.  ``ctx`` is ``struct
+    bpf_sockopt``: ``level``, ``optname``, ``optlen``, ``retval``, and the
+    option's bytes between ``ctx.optval`` and ``ctx.optval_end``
+    (``ctx.header(T, 0)``).  setsockopt programs may rewrite ``level``,
+    ``optname`` and ``optlen`` (``optlen = -1`` leaves the call to the
+    kernel unchanged); getsockopt programs ``optlen`` and ``retval``.
+    Return 1 to allow, 0 to fail the call with EPERM.  Attach with
+    ``attach(cgroup=...)``.
+    """
+    if kind not in _SOCKOPT_KINDS:
+        raise ValueError(f"cgroup_sockopt kind must be 'getsockopt' or 'setsockopt', not {kind!r}")
+    return _hook_decorator(Hook("cgroup_sockopt", f"cgroup/{kind}", target=kind))
+
+
+def cgroup_device(fn: Callable[..., Any] | None = None) -> Any:
+    """A cgroup device program: decides whether the cgroup may use a device node.
+
+    ``ctx`` is ``struct bpf_cgroup_dev_ctx``: ``access_type`` (access in the
+    high 16 bits: 1 mknod, 2 read, 4 write; type in the low: 1 block, 2
+    char), ``major``, ``minor``.  Return 1 to allow, 0 to deny (``open()``
+    or ``mknod()`` fails with EPERM).  Attach with ``attach(cgroup=...)``.
+    """
+    return _decorator(lambda: Hook("cgroup_device", "cgroup/dev"), fn)
+
+
+def sk_reuseport(fn: Callable[..., Any] | None = None, *, migrate: bool = False) -> Any:
+    """An sk_reuseport program: picks the socket of an ``SO_REUSEPORT`` group for a packet.
+
+    ``ctx`` is ``struct sk_reuseport_md`` (``len``, ``eth_protocol``,
+    ``ip_protocol``, ``bind_inany``, ``hash``, packet bytes from the
+    transport header through ``ctx.header(T, 0)``).  Pick with
+    ``bpf.sk_select_reuseport(ctx, socks, key, 0)`` on a
+    ``bpf.ReuseportSockArray``; return 1 (``SK_PASS``) to deliver, 0 to
+    drop.  Attach to one socket of the group: ``attach(sock=s)``
+    (``SO_ATTACH_REUSEPORT_EBPF``).  ``migrate=True`` also runs it when a
+    listener closes (``sk_reuseport/migrate``, Linux 5.14).
+    """
+    section = "sk_reuseport/migrate" if migrate else "sk_reuseport"
+    return _decorator(lambda: Hook("sk_reuseport", section), fn)
 
 
 def func(fn: Callable[..., Any] | None = None, *, linkage: str = "static") -> Any:
