@@ -822,8 +822,11 @@ def attach_netns(prog: Any, kind: str, netns: str | os.PathLike[str] | None = No
     try:
         fd = _sys().link_create(prog_fd, ns, attach_type)
     except SyscallError as e:
-        hint = "a flow dissector is already attached to this namespace (or to the root one)" \
-            if kind == "flow_dissector" and e.errno == errno.EEXIST else ""
+        hint = ""
+        if e.errno in (errno.EEXIST, errno.E2BIG):  # netns_bpf_link_attach
+            hint = ("a namespace takes one flow dissector, and none while the root namespace "
+                    "has one: close the other link first" if kind == "flow_dissector" else
+                    "the namespace has the most sk_lookup programs it takes (64)")
         raise _link_create_error(e, label, hint) from None
     finally:
         os.close(ns)
