@@ -47,6 +47,7 @@ __all__ = [
     "attach_netfilter",
     "attach_sockmap",
     "attach_netns",
+    "attach_lwt",
     "link_perf_event",
     "IterLink",
     "online_cpus",
@@ -831,3 +832,60 @@ def attach_netns(prog: Any, kind: str, netns: str | os.PathLike[str] | None = No
     finally:
         os.close(ns)
     return Link(fd, kind=kind, target=str(netns) if netns is not None else "", prog_fd=prog_fd)
+
+
+# --------------------------------------------------------------------------- lightweight tunnels
+
+
+def _lwt_name(prog_fd: int) -> str:
+    """The name a route shows for the program: ``name:id``.  The kernel compares the
+    encaps of two routes by these names only (bpf_encap_cmp), so a replacement
+    with an equal name would be taken for the same route and ignored."""
+    info = _sys().prog_info(prog_fd)
+    return f"{info.get('name') or 'pyebpf'}:{info.get('id', 0)}"
+
+
+def attach_lwt(prog: Any, hook: str, route: str | None = None, dev: str | None = None, *,
+               via: str | None = None, ifindex: int | None = None,
+               netns: str | None = None) -> Link:
+    """Attach an lwt_in / lwt_out / lwt_xmit program to a new route (``encap bpf``).
+
+    Adds the route ``route`` (``"10.1.2.0/24"``, IPv4 or IPv6) on ``dev``
+    (or ``ifindex``), through gateway ``via`` if given, whose lightweight
+    tunnel runs the program at ``hook``: what ``ip route add ROUTE encap bpf
+    xmit pinned ... dev DEV`` does, over rtnetlink.  The route belongs to the
+    link: closing it deletes the route, and ``link.update(new_prog)``
+    replaces the route with one running the new program (``NLM_F_REPLACE``).
+    """
+    from . import netlink
+
+    if hook not in netlink.LWT_HOOKS:
+        raise ValueError(f"lwt hook must be one of {', '.join(netlink.LWT_HOOKS)}, not {hook!r}")
+    if not route:
+        raise attach_error(f"{hook} programs attach to a route: "
+                           "prog.attach(route='10.1.2.0/24', dev='veth0', netns=...)",
+                           errno.EINVAL)
+    prog_fd = _fd_of(prog)
+    with in_netns(netns):
+        index, label = _ifindex(dev, ifindex, netns)
+        sock = netlink.RouteSocket()  # bound to this namespace for the detach as well
+    try:
+        netlink.add_route(sock, route, index, gateway=via,
+                          encap=netlink.lwt_bpf_encap(hook, prog_fd, _lwt_name(prog_fd)))
+    except BaseException:
+        sock.close()
+        raise
+
+    def replace(new_fd: int) -> None:
+        netlink.add_route(sock, route, index, gateway=via, replace=True,
+                          encap=netlink.lwt_bpf_encap(hook, new_fd, _lwt_name(new_fd)))
+
+    def detach() -> None:
+        try:
+            with contextlib.suppress(OSError):
+                netlink.del_route(sock, route, index, via)
+        finally:
+            sock.close()
+
+    return Link(None, kind=hook, target=f"{route} dev {label}", prog_fd=prog_fd,
+                cleanup=detach, replace=replace)

@@ -42,6 +42,12 @@ __all__ = [
     "add_bpf_filter",
     "del_bpf_filter",
     "list_bpf_filters",
+    "LWT_HOOKS",
+    "rtmsg",
+    "lwt_bpf_encap",
+    "route_message",
+    "add_route",
+    "del_route",
 ]
 
 # linux/netlink.h
@@ -82,9 +88,31 @@ TCA_BPF_ID = 11
 TCA_BPF_FLAG_ACT_DIRECT = 1
 # linux/if_ether.h
 ETH_P_ALL = 0x0003
+# linux/rtnetlink.h: routes
+RTM_NEWROUTE = 24
+RTM_DELROUTE = 25
+RTA_DST = 1
+RTA_OIF = 4
+RTA_GATEWAY = 5
+RTA_ENCAP_TYPE = 21
+RTA_ENCAP = 22
+RT_TABLE_MAIN = 254
+RTPROT_BOOT = 3  # what `ip route add` uses
+RT_SCOPE_UNIVERSE = 0
+RT_SCOPE_LINK = 253
+RTN_UNICAST = 1
+# linux/netlink.h
+NLA_F_NESTED = 1 << 15
+# linux/lwtunnel.h: enum lwtunnel_encap_types, the LWT_BPF_* attributes
+LWTUNNEL_ENCAP_BPF = 6
+LWT_BPF_PROG_FD = 1
+LWT_BPF_PROG_NAME = 2
+LWT_HOOKS = {"lwt_in": 1, "lwt_out": 2, "lwt_xmit": 3}  # LWT_BPF_IN, _OUT, _XMIT
 
 NLMSGHDR = struct.Struct("=IHHII")  # len, type, flags, seq, pid
 TCMSG = struct.Struct("=BxxxiIII")  # family, (pad), ifindex, handle, parent, info
+# struct rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags
+RTMSG = struct.Struct("=BBBBBBBBI")
 RTATTR = struct.Struct("=HH")  # len, type
 NLMSGERR = struct.Struct("=i")  # error, followed by the request's nlmsghdr
 
@@ -324,3 +352,60 @@ def list_bpf_filters(sock: RouteSocket, ifindex: int, parent: int) -> list[TcFil
     replies = sock.request(RTM_GETTFILTER, NLM_F_DUMP, tcmsg(ifindex, 0, parent),
                            f"listing the filters of ifindex {ifindex}")
     return [f for f in map(parse_filter, replies) if f is not None]
+
+
+# --------------------------------------------------------------------------- routes with BPF encap
+
+
+def rtmsg(family: int, dst_len: int, scope: int) -> bytes:
+    """``struct rtmsg`` of a unicast route in the main table (as ``ip route add`` makes)."""
+    return RTMSG.pack(family, dst_len, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT, scope, RTN_UNICAST, 0)
+
+
+def lwt_bpf_encap(hook: str, prog_fd: int, name: str) -> bytes:
+    """``RTA_ENCAP_TYPE`` + ``RTA_ENCAP`` attributes running ``prog_fd`` at ``hook`` of a route.
+
+    ``hook`` is ``"lwt_in"``, ``"lwt_out"`` or ``"lwt_xmit"``; the kernel
+    wants both the program fd and a name (``LWT_BPF_PROG_FD``/``_NAME``).
+    """
+    prog = rtattr(LWT_BPF_PROG_FD, prog_fd) + rtattr(LWT_BPF_PROG_NAME, name)
+    return (rtattr(RTA_ENCAP_TYPE, struct.pack("=H", LWTUNNEL_ENCAP_BPF))
+            + rtattr(RTA_ENCAP | NLA_F_NESTED, rtattr(LWT_HOOKS[hook] | NLA_F_NESTED, prog)))
+
+
+def route_message(network: str, ifindex: int, gateway: str | None = None,
+                  encap: bytes = b"") -> bytes:
+    """An ``RTM_NEWROUTE``/``RTM_DELROUTE`` payload for ``network`` (``"10.1.2.0/24"``) on
+    ``ifindex``, through ``gateway`` if given, with extra attributes ``encap``."""
+    import ipaddress
+    import socket
+
+    net = ipaddress.ip_network(network, strict=False)
+    family = socket.AF_INET if net.version == 4 else socket.AF_INET6
+    payload = rtmsg(family, net.prefixlen, RT_SCOPE_UNIVERSE if gateway else RT_SCOPE_LINK)
+    payload += rtattr(RTA_DST, net.network_address.packed) + rtattr(RTA_OIF, ifindex)
+    if gateway:
+        gw = ipaddress.ip_address(gateway)
+        if gw.version != net.version:
+            raise ValueError(f"gateway {gateway} is not of the route's family ({network})")
+        payload += rtattr(RTA_GATEWAY, gw.packed)
+    return payload + encap
+
+
+def add_route(sock: RouteSocket, network: str, ifindex: int, *, gateway: str | None = None,
+              encap: bytes = b"", replace: bool = False) -> None:
+    """Add a route (``NLM_F_EXCL``), or with ``replace`` swap an existing one's attributes."""
+    flags = NLM_F_CREATE | (NLM_F_REPLACE if replace else NLM_F_EXCL)
+    hints = {errno.EEXIST: f"a route to {network} exists already: delete it or pick another",
+             errno.EINVAL: "is the program of the matching lwt type, and the gateway on the "
+                           "device's subnet?",
+             errno.ENETUNREACH: "the gateway is not reachable through this device"}
+    sock.request(RTM_NEWROUTE, flags, route_message(network, ifindex, gateway, encap),
+                 f"{'replacing' if replace else 'adding'} the route to {network}", hints)
+
+
+def del_route(sock: RouteSocket, network: str, ifindex: int,
+              gateway: str | None = None) -> None:
+    """Delete the route to ``network`` on ``ifindex``."""
+    sock.request(RTM_DELROUTE, 0, route_message(network, ifindex, gateway),
+                 f"deleting the route to {network}")

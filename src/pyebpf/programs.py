@@ -489,6 +489,14 @@ def _attach(prog: Program, options: dict[str, Any]) -> links.Link:
         _only(kind, options, {"netns"}, "prog.attach(netns='name') (or a netns path; "
               "default: this process's namespace)")
         return links.attach_netns(fd, kind, options.get("netns"))
+    if kind in ("lwt_in", "lwt_out", "lwt_xmit"):
+        _only(kind, options, {"route", "dev", "via", "ifindex", "netns"},
+              "prog.attach(route='10.1.2.0/24', dev='veth0', via=None, netns=None)")
+        if "route" not in options or not ("dev" in options or "ifindex" in options):
+            raise attach_error(f"{kind} programs attach to a route through a device: "
+                               "prog.attach(route='10.1.2.0/24', dev='veth0', netns=...)",
+                               errno.EINVAL)
+        return links.attach_lwt(fd, kind, **options)
     if kind == "syscall":
         raise attach_error(f"{prog.name} is a syscall program: it is not attached; "
                            "run it with prog.test_run(ctx=bytes(YourStruct(...)))", errno.EINVAL)
