@@ -392,7 +392,10 @@ def _global_layout(spec: ObjectSpec) -> dict[str, tuple[str, int]]:
     return out
 
 
-_CGROUP_KINDS = {"cgroup_skb", "cgroup_sock", "cgroup_sock_addr", "sockops"}
+_CGROUP_KINDS = {"cgroup_skb", "cgroup_sock", "cgroup_sock_addr", "sockops", "cgroup_sysctl",
+                 "cgroup_sockopt", "cgroup_device"}
+# hooks whose wrong or missing attach options raise AttachError (older ones: TypeError, kept)
+_CGROUP_KINDS_CHECKED = {"cgroup_sysctl", "cgroup_sockopt", "cgroup_device"}
 _TRACING_KINDS = {"tp_btf", "fentry", "fexit", "fmod_ret", "lsm"}
 
 
@@ -439,6 +442,11 @@ def _attach(prog: Program, options: dict[str, Any]) -> links.Link:
         return links.attach_tracepoint(fd, hook.target, **options)
     if kind == "raw_tracepoint":
         return links.attach_raw_tracepoint(fd, hook.target)
+    if kind in _CGROUP_KINDS_CHECKED:
+        usage = "prog.attach(cgroup='/sys/fs/cgroup/...')"
+        _only(kind, options, {"cgroup"}, usage)
+        if "cgroup" not in options:
+            raise attach_error(f"{kind} programs attach to a cgroup: {usage}", errno.EINVAL)
     if kind in _CGROUP_KINDS:
         if "cgroup" not in options:
             raise TypeError(f"{kind} programs attach to a cgroup: "
