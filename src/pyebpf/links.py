@@ -48,6 +48,7 @@ __all__ = [
     "attach_sockmap",
     "attach_netns",
     "attach_lwt",
+    "attach_reuseport",
     "link_perf_event",
     "IterLink",
     "online_cpus",
@@ -61,6 +62,8 @@ NETNS_DIR = Path("/var/run/netns")
 SOL_SOCKET = 1
 SO_ATTACH_BPF = 50
 SO_DETACH_BPF = 27
+SO_ATTACH_REUSEPORT_EBPF = 52
+SO_DETACH_REUSEPORT_BPF = 68
 # UAPI linux/sched.h
 CLONE_NEWNET = 0x40000000
 # UAPI linux/bpf.h: BPF_F_BEFORE / BPF_F_AFTER for tcx ordering
@@ -889,3 +892,41 @@ def attach_lwt(prog: Any, hook: str, route: str | None = None, dev: str | None =
 
     return Link(None, kind=hook, target=f"{route} dev {label}", prog_fd=prog_fd,
                 cleanup=detach, replace=replace)
+
+
+# --------------------------------------------------------------------------- SO_REUSEPORT groups
+
+
+def _set_reuseport_prog(sock: socket.socket, prog_fd: int) -> None:
+    try:
+        sock.setsockopt(SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, prog_fd)
+    except OSError as e:
+        raise attach_error(
+            f"attaching an sk_reuseport program failed: {e.strerror} (is the socket bound "
+            "with SO_REUSEPORT, and the program an sk_reuseport one?)",
+            e.errno or 0, "SO_ATTACH_REUSEPORT_EBPF",
+        ) from None
+
+
+def attach_reuseport(prog: Any, sock: socket.socket) -> Link:
+    """Attach an sk_reuseport program to the ``SO_REUSEPORT`` group of ``sock``.
+
+    ``SO_ATTACH_REUSEPORT_EBPF`` on one bound socket of the group; the
+    program then picks the socket for every packet or connection the group
+    receives.  Closing the Link detaches it (``SO_DETACH_REUSEPORT_BPF``);
+    ``link.update(new_prog)`` swaps it in place.
+    """
+    prog_fd = _fd_of(prog)
+    if not hasattr(sock, "setsockopt"):
+        raise TypeError(f"sk_reuseport programs attach to a socket object, got "
+                        f"{type(sock).__name__}")
+    _set_reuseport_prog(sock, prog_fd)
+
+    def detach() -> None:
+        if sock.fileno() != -1:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(SOL_SOCKET, SO_DETACH_REUSEPORT_BPF, 0)
+
+    return Link(None, kind="sk_reuseport", target=f"socket fd {sock.fileno()}",
+                prog_fd=prog_fd, cleanup=detach,
+                replace=lambda new_fd: _set_reuseport_prog(sock, new_fd))

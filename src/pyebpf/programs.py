@@ -505,6 +505,13 @@ def _attach(prog: Program, options: dict[str, Any]) -> links.Link:
                                "prog.attach(route='10.1.2.0/24', dev='veth0', netns=...)",
                                errno.EINVAL)
         return links.attach_lwt(fd, kind, **options)
+    if kind == "sk_reuseport":
+        usage = "prog.attach(sock=s), s a bound socket of the SO_REUSEPORT group"
+        _only(kind, options, {"sock"}, usage)
+        if "sock" not in options:
+            raise attach_error(f"sk_reuseport programs attach to a socket: {usage}",
+                               errno.EINVAL)
+        return links.attach_reuseport(fd, options["sock"])
     if kind == "syscall":
         raise attach_error(f"{prog.name} is a syscall program: it is not attached; "
                            "run it with prog.test_run(ctx=bytes(YourStruct(...)))", errno.EINVAL)
