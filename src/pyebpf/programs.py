@@ -168,8 +168,11 @@ class Program(_Compilable):
         ``symbols=[...]`` for uprobe_multi), ``offset`` (kprobes),
         ``sample_freq``/``sample_period``/``cpus``/``pid`` (perf events),
         ``map_fd`` (map iterators), ``hook``/``family``/``priority``/``netns``
-        (netfilter), ``map`` (sk_msg: a SockMap/SockHash).  Anything the
-        kernel lacks raises :class:`~pyebpf.errors.NotSupportedError` first.
+        (netfilter), ``map`` (sk_msg: a SockMap/SockHash), ``netns``
+        (sk_lookup, flow_dissector), ``route``/``dev``/``via``/``netns`` (lwt_in,
+        lwt_out, lwt_xmit), ``cgroup`` (cgroup_sysctl/sockopt/device), ``sock``
+        (sk_reuseport).  Syscall programs are not attached: use ``test_run``.
+        Anything the kernel lacks raises :class:`~pyebpf.errors.NotSupportedError` first.
         """
         if self.hook is None:
             raise AttachError("attach", 0, f"{self.name}: a pinned program does not know its hook")
