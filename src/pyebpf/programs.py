@@ -202,6 +202,7 @@ class Program(_Compilable):
             self.fd, data_in=bytes(data), data_size_out=out, ctx_in=bytes(ctx or b""),
             ctx_size_out=len(ctx) if ctx and packet else 0, repeat=repeat, cpu=cpu or 0,
             flags=_TEST_RUN_ON_CPU if cpu is not None else 0,
+            ctx_in_out=self.hook is not None and self.hook.kind == "syscall",
         )
         return TestRunResult(r.retval, r.data_out, r.ctx_out, r.duration_ns)
 

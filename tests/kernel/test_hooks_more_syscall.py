@@ -36,6 +36,8 @@ def test_syscall_program_reads_ctx_writes_a_map_and_returns_exactly() -> None:
         r = record_args.test_run(ctx=bytes(args))
         assert r.retval == key * scale + extra
         assert seen[key] == value
+        back = Args.from_buffer(r.ctx)  # the kernel copies the context back over ctx_in
+        assert (back.key, back.value, back.scale) == (key, value + 1, scale)
     assert dict(seen.items()) == {3: 1 << 40, 9: 77}
     assert record_args.info()["type"] in ("syscall", 31, bpf.ProgramType.SYSCALL)
 

@@ -704,8 +704,13 @@ def prog_test_run(
     flags: int = 0,
     cpu: int = 0,
     batch_size: int = 0,
+    ctx_in_out: bool = False,
 ) -> TestRunResult:
-    """``BPF_PROG_TEST_RUN``: run the program ``repeat`` times on ``data_in``/``ctx_in``."""
+    """``BPF_PROG_TEST_RUN``: run the program ``repeat`` times on ``data_in``/``ctx_in``.
+
+    ``ctx_in_out``: the kernel writes the context back over ``ctx_in`` (syscall
+    programs do this instead of using ``ctx_out``); ``ctx_out`` is then those bytes.
+    """
     d_in, c_in = _in(data_in or None), _in(ctx_in or None)
     d_out = _out(data_size_out) if data_size_out else ffi.NULL
     c_out = _out(ctx_size_out) if ctx_size_out else ffi.NULL
@@ -727,10 +732,14 @@ def prog_test_run(
     bpf(Cmd.PROG_TEST_RUN, attr)
     data_len = min(attr.data_size_out, data_size_out)
     ctx_len = min(attr.ctx_size_out, ctx_size_out)
+    if ctx_in_out and ctx_in:
+        ctx_back = ffi.unpack(ffi.cast("char *", c_in), len(ctx_in))
+    else:
+        ctx_back = ffi.unpack(c_out, ctx_len) if ctx_len else b""
     return TestRunResult(
         retval=int(attr.retval),
         data_out=ffi.unpack(d_out, data_len) if data_len else b"",
-        ctx_out=ffi.unpack(c_out, ctx_len) if ctx_len else b"",
+        ctx_out=ctx_back,
         duration_ns=int(attr.duration),
     )
 
