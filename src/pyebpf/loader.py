@@ -471,7 +471,7 @@ def _load_program(obj: LoadedObject, prog: ProgramSpec, log_level: int) -> int:
             prog_btf_fd=obj.btf_fd or 0,
             func_info=linked.func_info if with_btf else b"",
             line_info=linked.line_info if with_btf else b"",
-            attach_btf_id=_attach_btf_id(info),
+            attach_btf_id=prog.attach_btf_id or _attach_btf_id(info),
             kern_version=obj.spec.kern_version,
             prog_flags=flags,
             log_level=log_level,

@@ -114,6 +114,9 @@ class ProgramSpec(Record):
     expected_attach_type: int = 0
     attach_to: str = ""
     sleepable: bool = False
+    # The kernel BTF id to load against when the section cannot say (struct_ops programs:
+    # the ops struct, set by :mod:`pyebpf.structops`); 0: from the section
+    attach_btf_id: int = 0
 
     @property
     def insn_count(self) -> int:

@@ -89,7 +89,15 @@ class CallLowering:
             self._no_keywords(node, loc)
             if len(node.args) != 1:
                 error(loc, f"{obj!r}(address) takes one address")
-            addr = self.convert(self.to_expr(self.expr(node.args[0]), u64, loc), u64, loc)
+            arg = self.expr(node.args[0])
+            ty = getattr(arg, "type", None)
+            if isinstance(ty, PointerType) and ty.kind == "btf":
+                # A pointer the verifier trusts, seen as another struct (C's cast): it stays
+                # trusted, and the verifier checks each access against its own idea of the type.
+                ptr = self.scalar(arg, loc)
+                self.require_nonnull(ptr, loc)
+                return T.Cast(PointerType(obj, "btf"), loc, ptr)
+            addr = self.convert(self.to_expr(arg, u64, loc), u64, loc)
             return T.Cast(PointerType(obj, "kernel"), loc, addr)
         if isinstance(obj, ArrayType):
             if node.args or node.keywords:

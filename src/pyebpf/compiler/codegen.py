@@ -750,7 +750,7 @@ class ModuleBuilder:
         src, dst = e.value.type, e.type
         b = self.b
         if isinstance(dst, PointerType):
-            return b.inttoptr(v, PTR)
+            return v if isinstance(src, PointerType) else b.inttoptr(v, PTR)
         if isinstance(src, PointerType):
             return b.ptrtoint(v, llvm_type(dst))
         to = llvm_type(dst)

@@ -100,6 +100,10 @@ class Frontend(CallLowering, MapLowering):
         self.ranges: dict[str, tuple[int, int]] = {}  # range() counters: name -> (lo, hi)
         self.ctx_name: str | None = None
         self.temp_counter = 0
+        # struct_ops methods: parameter name -> its context field, and whether the member
+        # returns a value ("value") or nothing ("void")
+        self.param_fields: dict[str, str] = {}
+        self.method_result: str | None = None
 
     # ------------------------------------------------------------ entry
 
@@ -109,6 +113,8 @@ class Frontend(CallLowering, MapLowering):
         if isinstance(fn, ast.AsyncFunctionDef):
             error(loc, "async functions cannot be eBPF programs", "write a plain `def`")
         args = fn.args
+        if self.ctx_type is not None and self.ctx_type.params is not None:
+            return self.method(fn, loc)
         if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs or args.defaults:
             error(loc, "programs take exactly one parameter, the context",
                   "write `def prog(ctx) -> int:`")
@@ -121,6 +127,46 @@ class Frontend(CallLowering, MapLowering):
             body = body + (T.Return(T.Const(i32, loc, 0), loc),)
         return T.Function(fn.name, self.section, (("ctx", PointerType(None, "ctx")),), i32,
                           body, loc)
+
+    def method(self, fn: ast.FunctionDef, loc: Loc) -> T.Function:
+        """A program whose parameters are the hook's arguments (a struct_ops method).
+
+        Parameter i reads the context field ``params[i]`` (read-only); an annotation must
+        name that field's type.  The member's prototype says whether a value is returned.
+        """
+        ctx = self.ctx_type
+        assert ctx is not None and ctx.params is not None
+        args = fn.args
+        fields = [ctx.fields[p] for p in ctx.params]
+        want = ", ".join(_c_type(f.type) for f in fields) or "no arguments"
+        if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs or args.defaults \
+                or len(args.args) != len(fields):
+            error(loc, f"{ctx.name} takes {len(fields)} argument(s) ({want}), not "
+                  f"{len(args.args)}", f"give {fn.name}() one plain parameter per argument")
+        for a, f in zip(args.args, fields):
+            if a.annotation is not None:
+                ty = self.type_of_annotation(a.annotation)
+                if ty != f.type:
+                    type_error(self.src.loc(a), f"parameter `{a.arg}` of {ctx.name} is a "
+                               f"{_c_type(f.type)}, not a {_c_type(ty)}",
+                               "leave the annotation out" if isinstance(f.type, PointerType)
+                               else f"annotate it `{a.arg}: {f.type!r}` or leave it out")
+            self.param_fields[a.arg] = f.name
+        if fn.returns is not None and ctx.result is None and not (
+                isinstance(fn.returns, ast.Constant) and fn.returns.value is None):
+            error(self.src.loc(fn.returns), f"{ctx.name} returns nothing",
+                  "annotate it `-> None` (or leave the annotation out)")
+        self.return_type = ctx.result or i32
+        self.method_result = "value" if ctx.result is not None else "void"
+        body = self.block(fn.body)
+        if not _terminates(body):
+            if ctx.result is not None:
+                last = fn.body[-1]
+                error(self.src.loc(last), f"{fn.name}() can end here without returning; "
+                      f"{ctx.name} returns a {ctx.result!r}", "end every path with `return`")
+            body = body + (T.Return(loc, T.Const(i32, loc, 0)),)
+        return T.Function(fn.name, self.section, (("ctx", PointerType(None, "ctx")),),
+                          self.return_type, body, loc)
 
     def subprogram(self, name: str, param_types: list[BPFType] | None, is_global: bool,
                    annotated: bool, callback: bool = False) -> T.Function:
@@ -303,6 +349,12 @@ class Frontend(CallLowering, MapLowering):
 
     def visit_Return(self, node: ast.Return) -> T.Stmt | list[T.Stmt]:
         loc = self.src.loc(node)
+        if self.method_result == "value" and node.value is None:
+            error(loc, f"{self.ctx_type.name} returns a {self.return_type!r}",  # type: ignore[union-attr]
+                  "return a value")
+        if self.method_result == "void" and node.value is not None:
+            error(loc, f"{self.ctx_type.name} returns nothing",  # type: ignore[union-attr]
+                  "write a bare `return`")
         if node.value is None:
             if is_aggregate(self.return_type):
                 self.mismatched_return(loc, "no value")
@@ -404,6 +456,8 @@ class Frontend(CallLowering, MapLowering):
             name = target.id
             if name == self.ctx_name:
                 error(loc, "the context parameter cannot be reassigned", "use another name")
+            if name in self.param_fields:
+                error(loc, f"parameter `{name}` is read-only", "assign it to a new local")
             v = self.expr(value_node)
             var = self.locals.get(name)
             ty = declared or (var.type if var else None)
@@ -762,6 +816,9 @@ class Frontend(CallLowering, MapLowering):
         name = node.id
         if name == self.ctx_name:
             return T.Local(PointerType(None, "ctx"), loc, "ctx")
+        if name in self.param_fields:
+            return self.ctx_attribute(T.Local(PointerType(None, "ctx"), loc, "ctx"),
+                                      self.param_fields[name], loc)
         var = self.locals.get(name)
         if var is not None:
             if var.aggregate:
@@ -1447,6 +1504,13 @@ def _env_of(fn: Any) -> Env:
             with contextlib.suppress(ValueError):
                 closure[name] = cell.cell_contents
     return Env(fn.__globals__, closure)
+
+
+def _c_type(t: BPFType) -> str:
+    """A type as a message names it: ``struct sock *`` for a kernel-struct pointer."""
+    if isinstance(t, PointerType) and t.target is not None:
+        return f"{t.target!r} *"
+    return repr(t)
 
 
 def translate(fn: Any, section: str, ctx_type: ContextType, maps: dict[int, MapUse],

@@ -55,6 +55,10 @@ class ContextType(Record):
     # ``ctx.arg(n)`` calls this (inlined) function with ``(ctx, n)`` instead of reading a
     # field; the ``arg<n>`` field gives the result's type (USDT arguments, decoded at run time)
     arg_reader: Any = None
+    # A program whose parameters are its arguments (struct_ops methods): parameter i reads
+    # field ``params[i]``, and the program returns ``result`` (None: nothing, a void member).
+    params: tuple[str, ...] | None = None
+    result: BPFType | None = None
 
     def field(self, name: str) -> CtxField | None:
         return self.fields.get(name)
