@@ -13,7 +13,7 @@ PINNED = {
     "syscall", "sk_lookup", "flow_dissector", "lwt_in", "lwt_out", "lwt_xmit", "cgroup_sysctl",
     "cgroup_sockopt", "cgroup_device", "sk_reuseport", "FlowKeys",
     "Program", "CompiledProgram", "TestRunResult", "Object", "Link", "load", "compile",
-    "Const", "Global", "kfunc",
+    "Const", "Global", "kfunc", "struct_ops", "StructOps", "StructOpsLink",
     "Map", "HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap",
     "LruPerCpuHashMap", "LpmTrieMap", "RingBuf", "PerfEventArray", "QueueMap", "StackMap",
     "BloomFilterMap", "ProgArray", "StackTraceMap", "ArrayOfMaps", "HashOfMaps",

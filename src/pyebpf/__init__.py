@@ -179,10 +179,11 @@ _LAZY = {
     "Const": "variables", "Global": "variables", "kfunc": "kernel",
     "ProgramType": "constants", "AttachType": "constants",
     "EventReader": "events",
+    "struct_ops": "structops", "StructOps": "structops", "StructOpsLink": "structops",
 }
 # Submodules that an eager import used to bind as attributes of the package.
 _LAZY_SUBMODULES = ("links", "programs", "spec", "tracefs", "features", "symbols", "uprobes",
-                    "kernel")
+                    "kernel", "structops")
 
 
 def load_ipython_extension(ipython: Any) -> None:
@@ -220,7 +221,7 @@ __all__ = [
     "syscall", "sk_lookup", "flow_dissector", "lwt_in", "lwt_out", "lwt_xmit", "cgroup_sysctl",
     "cgroup_sockopt", "cgroup_device", "sk_reuseport", "FlowKeys",
     "Program", "CompiledProgram", "TestRunResult", "Object", "Link", "load", "compile",
-    "Const", "Global", "kfunc",
+    "Const", "Global", "kfunc", "struct_ops", "StructOps", "StructOpsLink",
     # maps
     "Map", "HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap",
     "LruPerCpuHashMap", "LpmTrieMap", "RingBuf", "PerfEventArray", "QueueMap", "StackMap",
