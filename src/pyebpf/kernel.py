@@ -21,7 +21,7 @@ from typing import Any
 from .errors import BPFError, BTFError
 from .types import BPFType, IntType, PointerType, i8, i16, i32, i64, u8, u16, u32, u64
 
-__all__ = ["KernelStruct", "struct", "KernelField", "KFunc", "kfunc"]
+__all__ = ["KernelStruct", "struct", "KernelField", "KFunc", "kfunc", "write_refusal"]
 
 _INTS = {(1, False): u8, (2, False): u16, (4, False): u32, (8, False): u64,
          (1, True): i8, (2, True): i16, (4, True): i32, (8, True): i64}
@@ -135,6 +135,73 @@ def _type_of(type_id: int) -> BPFType:
             return elem[t.nelems]
         raise BTFError("arrays of non-integers in kernel structs are not supported yet")
     raise BTFError(f"kernel type {t.kind} {t.name!r} is not supported in programs yet")
+
+
+# --------------------------------------------------------------------------- stores
+
+
+def _at_offset_zero(st: KernelStruct) -> list[KernelStruct]:
+    """``st`` and the structs nested at its offset 0 (tcp_sock, inet_connection_sock,
+    inet_sock, sock, sock_common): a pointer to any of them points at the same bytes."""
+    from . import btf as B
+
+    btf = _btf()
+    chain = [st]
+    while True:
+        members = btf.members(chain[-1].type_id)
+        first = members[0] if members else None
+        inner = btf.resolved(first.type) if first is not None else None
+        if first is None or first.byte_offset != 0 or not isinstance(inner, B.Struct) \
+                or inner.kind != "struct":
+            return chain
+        chain.append(_by_id(first.type))
+
+
+def _member_range(obj: KernelStruct, path: str) -> tuple[int, int]:
+    """[start, end) of member ``path`` ("icsk_ack.pending") of ``obj`` or of a struct at its
+    offset 0 (the kernel names tcp_sock's writable bytes by sock and icsk members too)."""
+    first, *rest = path.split(".")
+    for st in _at_offset_zero(obj):
+        f = st.field(first)
+        if f is not None:
+            break
+    else:
+        raise BTFError(f"struct {obj.name} has no member {first!r}")
+    offset = f.offset
+    for name in rest:
+        assert isinstance(f.type, KernelStruct)
+        f = f.type.field(name)
+        if f is None:
+            raise BTFError(f"struct {obj.name} has no member {path!r}")
+        offset += f.offset
+    return offset, offset + f.type.size
+
+
+def write_refusal(writes: Any, st: KernelStruct, offset: int, size: int) -> str | None:
+    """Why the verifier refuses a ``size``-byte store at ``offset`` into ``st`` (through a
+    trusted pointer), under program-type policy ``writes`` (a
+    :class:`~pyebpf.lang.contexts.KernelWrites`); None when it accepts it."""
+    if writes.object is None:
+        return f"this program type may only read kernel structs ({writes.decider})"
+    obj = struct(writes.object)
+    if st not in _at_offset_zero(obj):
+        return (f"{writes.decider} lets these programs store only to struct {obj.name}, "
+                f"not to struct {st.name}")
+    if writes.fields is None:
+        if offset + size <= obj.size:
+            return None
+        return f"{writes.decider}: this store ends past the end of struct {obj.name}"
+    for path in writes.fields + writes.ranges:
+        try:
+            start, end = _member_range(obj, path)
+        except BTFError:  # a member this kernel does not have
+            continue
+        starts_ok = start <= offset < end if path in writes.ranges else offset == start
+        if starts_ok and offset + size <= end:
+            return None
+    names = ", ".join(writes.fields + writes.ranges)
+    return (f"{writes.decider} lets these programs write only these members of struct "
+            f"{obj.name}: {names}")
 
 
 class KFunc:

@@ -42,14 +42,15 @@ from typing import Any
 from . import links
 from ._record import Record, record
 from .errors import BPFError, BTFError, CompileError, SyscallError, debug_tracebacks
-from .lang.contexts import ContextType, CtxField
+from .lang.contexts import ContextType, CtxField, KernelWrites
 from .lang.decorators import Hook
 from .programs import CompiledProgram, Program
 from .tracefs import attach_error
 from .types import BPFType, IntType
 
 __all__ = ["struct_ops", "StructOps", "StructOpsMethod", "StructOpsLink", "OpsStruct",
-           "OpsMember", "ops_struct", "method_context", "available", "MANDATORY"]
+           "OpsMember", "ops_struct", "method_context", "available", "MANDATORY", "WRITABLE",
+           "nullable_args"]
 
 # Members the kernel refuses a table without (its ->validate()), as groups of which one
 # is enough: net/ipv4/tcp_cong.c tcp_validate_congestion_control.
@@ -57,6 +58,33 @@ MANDATORY: dict[str, tuple[tuple[str, ...], ...]] = {
     "tcp_congestion_ops": (("ssthresh",), ("undo_cwnd",), ("cong_avoid", "cong_control")),
 }
 _VALUE_PREFIX = "bpf_struct_ops_"  # the map value of ops struct X is struct bpf_struct_ops_X
+
+# What methods may store to through the kernel-struct pointers they are given, per ops
+# struct: the struct_ops' verifier_ops->btf_struct_access.  Other ops structs: the
+# verifier decides at load time.
+WRITABLE: dict[str, KernelWrites] = {
+    # net/ipv4/bpf_tcp_ca.c bpf_tcp_ca_btf_struct_access: the `struct sock *` arguments
+    # are tcp_socks to the verifier (bpf_tcp_ca_is_valid_access); a store must start at
+    # one of these members (anywhere inside icsk_ca_priv) and end inside it.
+    "tcp_congestion_ops": KernelWrites(
+        "tcp_sock",
+        fields=("sk_pacing_rate", "sk_pacing_status", "icsk_ack.pending", "snd_cwnd",
+                "snd_cwnd_cnt", "snd_cwnd_stamp", "snd_ssthresh", "ecn_flags",
+                "app_limited"),
+        ranges=("icsk_ca_priv",),
+        decider="the kernel (bpf_tcp_ca_btf_struct_access, net/ipv4/bpf_tcp_ca.c)",
+        instead="change other TCP state through the kernel's kfuncs (tcp_slow_start, "
+                "tcp_cong_avoid_ai, tcp_reno_*) or bpf.setsockopt; keep private state "
+                "in icsk_ca_priv or a map (bpf_probe_write_user writes user memory, never "
+                "kernel memory)"),
+    # net/bpf/bpf_dummy_struct_ops.c bpf_dummy_ops_btf_struct_access: any member of the
+    # state the test run passes in.
+    "bpf_dummy_ops": KernelWrites(
+        "bpf_dummy_ops_state",
+        decider="the kernel (bpf_dummy_ops_btf_struct_access, net/bpf/bpf_dummy_struct_ops.c)",
+        instead="write the fields of the bpf_dummy_ops_state argument only"),
+}
+_NULLABLE_SUFFIX = "__nullable"  # kernel/bpf/bpf_struct_ops.c MAYBE_NULL_SUFFIX
 
 
 # --------------------------------------------------------------------------- the kernel struct
@@ -150,17 +178,38 @@ def _is_char_array(ty: BPFType) -> bool:
     return isinstance(ty, ArrayType) and ty.elem.size == 1
 
 
-def _slot_type(btf: Any, type_id: int) -> BPFType:
-    """The pyebpf type of one argument: a trusted kernel-struct pointer, or its integer type."""
+@cache
+def nullable_args(struct: str, member: str) -> frozenset[int]:
+    """Indexes of the arguments of ``struct.member`` the kernel may pass as NULL.
+
+    The kernel reads this from the member's stub function ``<struct>__<member>``
+    (its ``cfi_stubs``): a parameter whose name ends in ``__nullable`` is typed
+    ``PTR_MAYBE_NULL`` for the verifier (kernel/bpf/bpf_struct_ops.c
+    prepare_arg_info).  No such stub: none.
+    """
+    from .btf import BTF
+
+    btf = BTF.kernel()
+    try:
+        stub = btf.func_proto(f"{struct}__{member}")
+    except (BTFError, KeyError, LookupError):
+        return frozenset()
+    return frozenset(i for i, p in enumerate(x for x in stub.params if x.type)
+                     if (p.name or "").endswith(_NULLABLE_SUFFIX))
+
+
+def _slot_type(btf: Any, type_id: int, nullable: bool = False) -> BPFType:
+    """The pyebpf type of one argument: a trusted kernel-struct pointer (None-able when the
+    kernel says so), or its integer type."""
     from . import btf as B
     from .kernel import _type_of
     from .types import PointerType, u64
 
     t = btf.resolved(type_id)
     if isinstance(t, B.Ptr):
-        if t.type and isinstance(btf.resolved(t.type), B.Struct):
-            return _type_of(type_id)
-        return PointerType(None, "btf")
+        target = _type_of(type_id).target if t.type and isinstance(  # type: ignore[attr-defined]
+            btf.resolved(t.type), B.Struct) else None
+        return PointerType(target, "btf", nullable=nullable)
     if isinstance(t, (B.Int, B.Enum)):
         return _type_of(type_id)
     return u64
@@ -172,8 +221,10 @@ def method_context(struct: str, member: str) -> ContextType:
 
     Argument i is the u64 slot ``8 * i`` of the context (as for ``tp_btf``),
     read as its own type: ``struct sock *`` is a pointer the verifier trusts
-    (``sk.sk_pacing_rate`` reads directly), ``u32 ack`` a u32.  ``result``
-    is the member's return type, None for a void member.
+    (``sk.sk_pacing_rate`` reads directly), ``u32 ack`` a u32; a pointer the
+    kernel may pass as NULL (:func:`nullable_args`) must be checked for None.
+    ``result`` is the member's return type, None for a void member.  Stores
+    through the pointers follow :data:`WRITABLE`.
     """
     from .btf import BTF
 
@@ -184,12 +235,14 @@ def method_context(struct: str, member: str) -> ContextType:
     btf = BTF.kernel()
     fields: dict[str, CtxField] = {}
     params = []
+    nullable = nullable_args(struct, member)
     for i, p in enumerate(x for x in m.proto.params if x.type):
         name = f"arg{i}"
-        fields[name] = CtxField(name, 8 * i, _slot_type(btf, p.type))
+        fields[name] = CtxField(name, 8 * i, _slot_type(btf, p.type, i in nullable))
         params.append(name)
     result = _slot_type(btf, m.proto.return_type) if m.proto.return_type else None
-    return ContextType(f"{struct}.{member}", fields, params=tuple(params), result=result)
+    return ContextType(f"{struct}.{member}", fields, params=tuple(params), result=result,
+                       kernel_writes=WRITABLE.get(struct))
 
 
 @record

@@ -1,17 +1,15 @@
 """struct_ops: a TCP congestion control written in Python, registered with the real kernel.
 
 The traffic runs between two private network namespaces joined by a veth
-pair (tests/kernel/netns.py), removed afterwards.  A tc program on the
-sender's veth drops a few large segments so that loss recovery, and with it
-``ssthresh``, happens for real.
+pair (tests/kernel/netns.py, tcp_flows.py), removed afterwards.  A tc
+program on the sender's veth drops a few large segments so that loss
+recovery, and with it ``ssthresh``, happens for real.
 """
 
 from __future__ import annotations
 
 import ctypes
-import socket
 import struct
-import threading
 import uuid
 from pathlib import Path
 
@@ -19,15 +17,16 @@ import pytest
 
 import pyebpf as bpf
 from pyebpf import u32, u64
-from pyebpf.links import in_netns
 
+from . import tcp_flows
 from .netns import VethPair
+from .tcp_flows import lossy, transfer
 
 AVAILABLE = Path("/proc/sys/net/ipv4/tcp_available_congestion_control")
 NAME = f"pyreno_{uuid.uuid4().hex[:6]}"  # unique per run: the kernel's list is global
 
 # slots of `calls`
-INIT, SSTHRESH, CONG_AVOID, UNDO, CWND_AT_SSTHRESH, PACING_RATE, DROPPED, INIT_V2 = range(8)
+INIT, SSTHRESH, CONG_AVOID, UNDO, CWND_AT_SSTHRESH, PACING_RATE, INIT_V2 = range(7)
 calls = bpf.ArrayMap(u64, max_entries=8)
 inits = bpf.HashMap(u32, u64, max_entries=64)  # local port -> init() calls
 
@@ -77,59 +76,14 @@ class RenoV2:
         return reno_undo_cwnd(sk)
 
 
-@bpf.tc(direction="egress")
-def lossy(ctx) -> int:
-    """Drop a few large segments (at most 6) so that the sender recovers from loss."""
-    if ctx.len > 1000 and bpf.get_prandom_u32() % 8 == 0 and calls.get(DROPPED, 0) < 6:
-        calls.increment(DROPPED)
-        return bpf.TC_ACT_SHOT
-    return bpf.TC_ACT_OK
-
-
 def available() -> list[str]:
     return AVAILABLE.read_text().split()
-
-
-def transfer(net: VethPair, port: int, size: int, cc: bytes) -> tuple[int, bytes, int]:
-    """Send ``size`` bytes from A to B with congestion control ``cc``.
-
-    Returns (bytes received, what getsockopt(TCP_CONGESTION) reports, local port).
-    """
-    with in_netns(net.ns_b):
-        server = socket.socket()
-    with in_netns(net.ns_a):
-        client = socket.socket()
-    received: list[int] = []
-
-    def serve() -> None:
-        conn, _ = server.accept()
-        with conn:
-            n = 0
-            while chunk := conn.recv(1 << 16):
-                n += len(chunk)
-            received.append(n)
-
-    with server, client:
-        server.bind((net.addr_b, port))
-        server.listen()
-        thread = threading.Thread(target=serve)
-        thread.start()
-        try:
-            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, cc)
-            client.settimeout(20)
-            client.connect((net.addr_b, port))
-            reported = client.getsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, 16)
-            local_port = client.getsockname()[1]
-            client.sendall(b"x" * size)
-            client.shutdown(socket.SHUT_WR)
-        finally:
-            thread.join(timeout=20)
-    return received[0], reported.rstrip(b"\0"), local_port
 
 
 def reset_counts() -> None:
     for slot in range(8):
         calls[slot] = 0
+    tcp_flows.reset_drops()
     inits.clear()
 
 
@@ -153,16 +107,17 @@ def test_congestion_control_runs_on_tcp_connections() -> None:
         first = transfer(net, 5001, 4 << 20, NAME.encode())
         second = transfer(net, 5002, 1 << 20, NAME.encode())
         counts = {slot: calls[slot] for slot in range(8)}
+        dropped = tcp_flows.drops[0]
         per_socket = dict(inits.items())
     lossy.close()
     Reno.close()
-    assert first[:2] == (4 << 20, NAME.encode())
-    assert second[:2] == (1 << 20, NAME.encode())
+    assert (first.received, first.congestion) == (4 << 20, NAME.encode())
+    assert (second.received, second.congestion) == (1 << 20, NAME.encode())
     # init() ran once for each of the two sockets (the server side stays on the default)
-    assert per_socket == {first[2]: 1, second[2]: 1}
+    assert per_socket == {first.local_port: 1, second.local_port: 1}
     assert counts[INIT] == 2
     assert counts[CONG_AVOID] > 0
-    assert counts[DROPPED] > 0
+    assert dropped > 0
     assert counts[SSTHRESH] > 0  # loss recovery asked the Python code for a threshold
     assert counts[CWND_AT_SSTHRESH] > 0  # tcp_sock.snd_cwnd read through the cast
     assert counts[PACING_RATE] > 0  # sock.sk_pacing_rate read directly

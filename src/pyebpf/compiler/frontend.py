@@ -103,6 +103,7 @@ class Frontend(CallLowering, MapLowering):
         # struct_ops methods: parameter name -> its context field, and whether the member
         # returns a value ("value") or nothing ("void")
         self.param_fields: dict[str, str] = {}
+        self.param_locals: set[str] = set()  # parameters that may be None, held in locals
         self.method_result: str | None = None
 
     # ------------------------------------------------------------ entry
@@ -139,6 +140,7 @@ class Frontend(CallLowering, MapLowering):
         args = fn.args
         fields = [ctx.fields[p] for p in ctx.params]
         want = ", ".join(_c_type(f.type) for f in fields) or "no arguments"
+        prologue: list[T.Stmt] = []
         if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs or args.defaults \
                 or len(args.args) != len(fields):
             error(loc, f"{ctx.name} takes {len(fields)} argument(s) ({want}), not "
@@ -151,6 +153,14 @@ class Frontend(CallLowering, MapLowering):
                                f"{_c_type(f.type)}, not a {_c_type(ty)}",
                                "leave the annotation out" if isinstance(f.type, PointerType)
                                else f"annotate it `{a.arg}: {f.type!r}` or leave it out")
+            if isinstance(f.type, PointerType) and f.type.nullable:
+                # A pointer the kernel may pass as NULL: read once into a local, so that
+                # its None check covers every later use (one register to the verifier).
+                prologue.extend(self.declare(a.arg, f.type, loc))
+                ctx_ptr = T.Local(PointerType(None, "ctx"), loc, "ctx")
+                prologue.append(T.Assign(loc, a.arg, T.Load(f.type, loc, ctx_ptr, f.offset)))
+                self.param_locals.add(a.arg)
+                continue
             self.param_fields[a.arg] = f.name
         if fn.returns is not None and ctx.result is None and not (
                 isinstance(fn.returns, ast.Constant) and fn.returns.value is None):
@@ -158,7 +168,7 @@ class Frontend(CallLowering, MapLowering):
                   "annotate it `-> None` (or leave the annotation out)")
         self.return_type = ctx.result or i32
         self.method_result = "value" if ctx.result is not None else "void"
-        body = self.block(fn.body)
+        body = tuple(prologue) + self.block(fn.body)
         if not _terminates(body):
             if ctx.result is not None:
                 last = fn.body[-1]
@@ -456,7 +466,7 @@ class Frontend(CallLowering, MapLowering):
             name = target.id
             if name == self.ctx_name:
                 error(loc, "the context parameter cannot be reassigned", "use another name")
-            if name in self.param_fields:
+            if name in self.param_fields or name in self.param_locals:
                 error(loc, f"parameter `{name}` is read-only", "assign it to a new local")
             v = self.expr(value_node)
             var = self.locals.get(name)
@@ -537,6 +547,8 @@ class Frontend(CallLowering, MapLowering):
         """Refuse a write (store, copy, atomic) to read-only memory where it is written."""
         if place.writable:
             return
+        if place.refusal is not None:
+            error(loc, *place.refusal)
         if isinstance(place.pointer, T.ResultOf):
             error(loc, "a function's result is a temporary value",
                   "assign it to a local first (`k = make_key(ctx)`), then change the local")
@@ -760,9 +772,11 @@ class Frontend(CallLowering, MapLowering):
             name = e.name if isinstance(e, T.Local) else None
             if name is None or name not in self.nonnull:
                 what = f"`{name}`" if name else "this pointer"
+                why = (f"the kernel may pass NULL for {self.ctx_type.name}'s argument "  # type: ignore[union-attr]
+                       f"`{name}` (its stub names it __nullable)" if name in self.param_locals
+                       else "map lookups, ring-buffer reservations and ctx.header() can fail")
                 error(loc, f"{what} may be None here",
-                      f"check it first: `if {name or 'p'} is None: return ...` "
-                      f"(map lookups, ring-buffer reservations and ctx.header() can fail)")
+                      f"check it first: `if {name or 'p'} is None: return ...` ({why})")
 
     # ------------------------------------------------------------ expressions
 
@@ -909,8 +923,10 @@ class Frontend(CallLowering, MapLowering):
             if kf is None:
                 error(loc, f"{st!r} has no member `{attr}` in this kernel's BTF",
                       "check the kernel's struct (bpftool btf dump file /sys/kernel/btf/vmlinux)")
-            field = Place(place.pointer, place.offset + kf.offset, kf.type, loc, False,
-                          place.index, place.bound, place.stride, place.checked)
+            refusal = self.kernel_store_refusal(place, place.offset + kf.offset, kf.type)
+            field = Place(place.pointer, place.offset + kf.offset, kf.type, loc,
+                          refusal is None, place.index, place.bound, place.stride,
+                          place.checked, refusal)
             if untrusted(place.pointer) and isinstance(kf.type, ArrayType):
                 # An array (task.comm) behind an untrusted pointer: read it to the stack.
                 tmp = self.temp(kf.type, loc)
@@ -919,7 +935,7 @@ class Frontend(CallLowering, MapLowering):
                 dst = T.AddrOf(PointerType(kf.type, "stack"), loc, tmp)
                 self.pending.append(T.ExprStmt(loc, T.HelperCall(i64, loc, "probe_read_kernel",
                                     113, (dst, T.Const(u32, loc, kf.type.size), src))))
-                return Place(dst, 0, kf.type, loc, False)
+                return Place(dst, 0, kf.type, loc, False, refusal=refusal)
             return field
         if not isinstance(st, StructType):
             error(loc, f"`.{attr}`: a {st!r} has no fields")
@@ -928,7 +944,37 @@ class Frontend(CallLowering, MapLowering):
             error(loc, f"struct {st.name} has no field `{attr}`",
                   f"fields: {', '.join(x.name for x in st.fields)}")
         return Place(place.pointer, place.offset + f.offset, f.type, loc, place.writable,
-                     place.index, place.bound, place.stride, place.checked)
+                     place.index, place.bound, place.stride, place.checked, place.refusal)
+
+    def kernel_store_refusal(self, place: Place, offset: int,
+                             ty: BPFType) -> tuple[str, str] | None:
+        """Why the kernel will refuse a store to ``ty`` at ``offset`` behind a kernel-struct
+        pointer (message, what to do instead); None when it allows it or pyebpf cannot know.
+
+        Through a plain address (bpf_probe_read semantics) never; through a trusted BTF
+        pointer as the program type's :class:`~pyebpf.lang.contexts.KernelWrites` says.
+        """
+        from ..kernel import write_refusal
+
+        base = place.pointer.type.target if isinstance(place.pointer.type, PointerType) \
+            else None
+        if not is_kernel_struct(base):
+            return None
+        if untrusted(place.pointer):
+            return (f"{base!r} here is a plain address, read with bpf_probe_read_kernel: "
+                    "BPF programs cannot store to kernel memory through it",
+                    "stores go through pointers the verifier trusts (a struct_ops or BTF "
+                    "argument), only where the kernel allows them; otherwise call a kfunc "
+                    "made for the change (bpf_probe_write_user writes user memory, never "
+                    "kernel memory)")
+        writes = self.ctx_type.kernel_writes if self.ctx_type is not None else None
+        if writes is None:
+            return None
+        why = write_refusal(writes, base, offset, ty.size)
+        if why is None:
+            return None
+        where = self.ctx_type.name if self.ctx_type is not None else "this program"
+        return (f"cannot store to {base!r} in {where}: {why}", writes.instead)
 
     def as_place(self, v: Value, loc: Loc) -> Place | None:
         """A Place for a struct/array value or a pointer to one."""
@@ -1003,19 +1049,21 @@ class Frontend(CallLowering, MapLowering):
                 # so LLVM can still unroll the loop (as clang does for C).
                 i = self.convert(idx, u64, loc)
                 return Place(place.pointer, place.offset, elem, loc, place.writable,
-                             index=i, bound=length, stride=elem.size, checked=False)
+                             index=i, bound=length, stride=elem.size, checked=False,
+                             refusal=place.refusal)
             # The index is computed once, as an opaque u64 the bounds check and the access
             # share; otherwise LLVM may check a narrower copy than the one it adds.
             tmp = self.temp(u64, loc)
             wide = self.convert(self.int_expr(idx, loc), u64, loc)
             self.pending.append(T.Assign(loc, tmp, T.Opaque(u64, loc, wide)))
             return Place(place.pointer, place.offset, elem, loc, place.writable,
-                         index=T.Local(u64, loc, tmp), bound=length, stride=elem.size)
+                         index=T.Local(u64, loc, tmp), bound=length, stride=elem.size,
+                         refusal=place.refusal)
         value = idx.value + length if idx.value < 0 else idx.value  # Python's a[-1]
         if not 0 <= value < length:
             error(self.src.loc(node.slice), f"index {idx.value} is out of range for {length} elements")
         return Place(place.pointer, place.offset + value * elem.size, elem, loc, place.writable,
-                     place.index, place.bound, place.stride, place.checked)
+                     place.index, place.bound, place.stride, place.checked, place.refusal)
 
     def expr_UnaryOp(self, node: ast.UnaryOp) -> Value:
         loc = self.src.loc(node)

@@ -64,6 +64,9 @@ class Place(Record):
     bound: int = 0
     stride: int = 0
     checked: bool = True  # False when the index is known in range (a range() counter)
+    # Why a store here is refused (message, what to do instead), when ``writable`` is False
+    # for a reason more precise than "read-only" (kernel memory the verifier guards).
+    refusal: tuple[str, str] | None = None
 
 
 Value = Union[T.Expr, Lit, Known, Place]  # noqa: UP007 (a runtime alias)

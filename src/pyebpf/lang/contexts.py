@@ -33,7 +33,7 @@ __all__ = ["CtxField", "ContextType", "XDP_MD", "SK_BUFF", "RAW_TRACEPOINT_ARGS"
            "iter_context", "BPF_SOCK", "BPF_SOCK_ADDR", "BPF_SOCK_OPS", "SK_MSG_MD", "NF_CTX",
            "PT_REGS_LAYOUTS", "usdt_context", "syscall_context", "SK_LOOKUP", "FlowKeys",
            "FLOW_DISSECTOR_SKB", "BPF_SYSCTL", "BPF_SOCKOPT_GET", "BPF_SOCKOPT_SET",
-           "CGROUP_DEV_CTX", "SK_REUSEPORT_MD"]
+           "CGROUP_DEV_CTX", "SK_REUSEPORT_MD", "KernelWrites", "READ_ONLY_KERNEL"]
 
 
 @record
@@ -43,6 +43,37 @@ class CtxField(Record):
     type: BPFType
     kind: str = "int"
     writable: bool = False
+
+
+@record
+class KernelWrites(Record):
+    """Which kernel memory a program type may store to through trusted BTF pointers.
+
+    The verifier decides with its program type's ``btf_struct_access``
+    callback; program types without one get "only read is supported".
+    ``object`` is the struct the verifier must see behind the pointer (a
+    pointer to a struct at its offset 0, e.g. ``sock`` inside ``tcp_sock``,
+    points at the same bytes); ``fields`` the members whose first byte a
+    store may start at (dotted for nested ones; None: anywhere in
+    ``object``), ``ranges`` the members a store may start anywhere inside.
+    ``object=None``: no stores at all.  ``decider`` names the kernel code
+    for messages, ``instead`` says what to do instead.
+    """
+
+    object: str | None
+    fields: tuple[str, ...] | None = None
+    ranges: tuple[str, ...] = ()
+    decider: str = "the verifier"
+    instead: str = ""
+
+
+# Tracing program types (kprobe, tracepoint, perf_event, fentry/fexit/LSM/tp_btf, iterators)
+# have no btf_struct_access: the verifier's check_ptr_to_btf_access says "only read is
+# supported" for any store through a BTF pointer (kernel/bpf/verifier.c).
+READ_ONLY_KERNEL = KernelWrites(
+    None, decider='the verifier\'s check_ptr_to_btf_access: "only read is supported"',
+    instead="keep the value in a map or a bpf.Global; change kernel objects through a kfunc "
+            "made for it (bpf_probe_write_user writes user memory, never kernel memory)")
 
 
 @record
@@ -59,17 +90,22 @@ class ContextType(Record):
     # field ``params[i]``, and the program returns ``result`` (None: nothing, a void member).
     params: tuple[str, ...] | None = None
     result: BPFType | None = None
+    # Stores through trusted kernel-struct pointers: what the verifier allows in this
+    # program type, or None when pyebpf does not know (the verifier decides at load).
+    kernel_writes: KernelWrites | None = None
 
     def field(self, name: str) -> CtxField | None:
         return self.fields.get(name)
 
 
 def _struct(name: str, spec: list[tuple[str, int, BPFType, str]], *, packet: bool = False,
-            writable: tuple[str, ...] = ()) -> ContextType:
+            writable: tuple[str, ...] = (), kernel_writes: KernelWrites | None = None
+            ) -> ContextType:
     return ContextType(
         name,
         {n: CtxField(n, off, t, kind, n in writable) for n, off, t, kind in spec},
         packet,
+        kernel_writes=kernel_writes,
     )
 
 
@@ -170,7 +206,7 @@ def tracepoint_context(category: str, name: str) -> ContextType:
             fields[f.name] = CtxField(f.name, f.offset, elem[f.array_len])
             continue
         fields[f.name] = CtxField(f.name, f.offset, _int_for(f.size, bool(f.signed)))
-    return ContextType(f"trace_event_raw_{name}", fields)
+    return ContextType(f"trace_event_raw_{name}", fields, kernel_writes=READ_ONLY_KERNEL)
 
 
 # --------------------------------------------------------------------------- probes: pt_regs
@@ -210,7 +246,8 @@ def _pt_regs_fields(machine: str) -> list[tuple[str, int, BPFType, str]]:
 @cache
 def pt_regs_context(machine: str | None = None) -> ContextType:
     """``struct pt_regs`` of ``machine`` (default: this one): ``ctx.arg(0..5)``, ``ctx.ret``, ``ip``, ``sp``."""
-    return _struct("pt_regs", _pt_regs_fields(machine or _machine()))
+    return _struct("pt_regs", _pt_regs_fields(machine or _machine()),
+                   kernel_writes=READ_ONLY_KERNEL)
 
 
 @cache
@@ -220,7 +257,7 @@ def perf_event_context(machine: str | None = None) -> ContextType:
     size = PT_REGS_LAYOUTS[machine][4] if machine in PT_REGS_LAYOUTS else 0
     fields = _pt_regs_fields(machine)
     fields += [("sample_period", size, u64, "int"), ("addr", size + 8, u64, "int")]
-    return _struct("bpf_perf_event_data", fields)
+    return _struct("bpf_perf_event_data", fields, kernel_writes=READ_ONLY_KERNEL)
 
 
 def usdt_context(binary: str, provider: str, name: str,
@@ -310,7 +347,7 @@ def _args_context(name: str, params: list[tuple[str, int]], btf: object,
         fields[f"arg{i}"] = CtxField(f"arg{i}", 8 * i, _btf_int_type(btf, ptype))
     if ret_type is not None:
         fields["ret"] = CtxField("ret", 8 * n, _btf_int_type(btf, ret_type) if ret_type else u64)
-    return ContextType(name, fields)
+    return ContextType(name, fields, kernel_writes=READ_ONLY_KERNEL)
 
 
 @cache
@@ -376,7 +413,7 @@ def iter_context(target: str) -> ContextType:
                 # The iterated object is NULL on the final call: check it for None.
                 ty = PointerType(ty.target, ty.kind, nullable=True)
             fields[name] = CtxField(name, m.byte_offset + off, ty)
-    return ContextType(f"bpf_iter__{target}", fields)
+    return ContextType(f"bpf_iter__{target}", fields, kernel_writes=READ_ONLY_KERNEL)
 
 
 # --------------------------------------------------------------------------- socket contexts
