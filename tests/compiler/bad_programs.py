@@ -481,3 +481,16 @@ def wants_ctx(c, x: u32) -> u32:
 @bpf.xdp
 def passes_number_for_ctx(ctx) -> int:
     return wants_ctx(ctx, 1) + wants_ctx(1, ctx)  # ERR takes the program's context
+
+
+@bpf.tp_btf("sched_switch")
+def stores_to_a_btf_argument(ctx) -> int:
+    ctx.next.prio = 1  # ERR may only read kernel structs
+    return 0
+
+
+@bpf.kprobe("do_nanosleep")
+def stores_through_a_plain_address(ctx) -> int:
+    task = bpf.kernel.task_struct(bpf.get_current_task())
+    task.prio += 1  # ERR plain address, read with bpf_probe_read_kernel
+    return 0
