@@ -68,7 +68,8 @@ def _examples() -> list:
     params = []
     for doc in ("guide.md", "hooks.md", "maps.md"):
         for i, block in enumerate(_BLOCK.findall((DOCS / doc).read_text())):
-            if not re.search(r"^@bpf\.", block, re.M) or not re.search(r"^def ", block, re.M):
+            if not re.search(r"^@bpf\.", block, re.M) or not re.search(r"^(def|class) ", block,
+                                                                        re.M):
                 continue  # no program, or only decorator signatures
             marks = []
             if os.geteuid() != 0:  # contexts of tracepoints and BTF hooks come from the kernel
@@ -91,5 +92,9 @@ def test_program_compiles(block: str, tmp_path: Path, request: pytest.FixtureReq
     finally:
         del sys.modules[path.stem]
     programs = [v for v in namespace.values() if isinstance(v, bpf.Program)]
-    assert programs, "the block defines no program"
-    assert bpf.compile(*programs).elf.startswith(b"\x7fELF")
+    tables = [v for v in namespace.values() if isinstance(v, bpf.StructOps)]
+    assert programs or tables, "the block defines no program"
+    if programs:
+        assert bpf.compile(*programs).elf.startswith(b"\x7fELF")
+    for table in tables:  # struct_ops: the methods compile together, typed from kernel BTF
+        assert table.compile().elf.startswith(b"\x7fELF")
