@@ -70,8 +70,9 @@ class CompileError(BPFError, SyntaxError):
         self.col_offset = col_offset
         self.source_line = source_line
         self.hint = hint
-        # SyntaxError fields, so tools that understand SyntaxError show the spot.
-        self.msg = message
+        # SyntaxError fields, so tools that understand SyntaxError show the spot; the
+        # hint rides in ``msg`` because Python's traceback display prints only that.
+        self.msg = f"{message}\nhint: {hint}" if hint else message
         self.offset = col_offset + 1
         self.text = source_line
         BPFError.__init__(self, self._render())

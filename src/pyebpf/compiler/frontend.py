@@ -1353,7 +1353,11 @@ class Frontend(CallLowering, MapLowering):
         if isinstance(ty, PointerType) and isinstance(e.type, IntType) and e.type.size == 8:
             return T.Cast(ty, loc, e)
         if isinstance(ty, IntType) and isinstance(e.type, PointerType):
-            type_error(loc, f"a pointer is not a {ty!r}", f"cast explicitly with {ty!r}(p) (u64)")
+            target = e.type.target
+            what = f"a pointer to {target!r}" if target is not None else "a pointer"
+            type_error(loc, f"{what} where {ty!r} is expected",
+                       "read the value it points to (`p[0]`, `p.field`), or take the "
+                       "address as a number with u64(p)")
         type_error(loc, f"cannot convert {e.type!r} to {ty!r}")
 
     def truth(self, v: Value, loc: Loc) -> T.Expr:
