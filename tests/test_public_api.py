@@ -20,7 +20,7 @@ PINNED = {
     "SockMap", "SockHash", "ReuseportSockArray", "EventReader",
     "net", "htons", "htonl", "ntohs", "ntohl",
     "atomic_add", "atomic_and", "atomic_or", "atomic_xor", "atomic_xchg", "atomic_cmpxchg",
-    "loop", "log2", "seq_printf", "trace_printk", "get_current_pid_tgid", "get_current_uid_gid", "get_current_comm",
+    "loop", "iter_range", "log2", "seq_printf", "trace_printk", "get_current_pid_tgid", "get_current_uid_gid", "get_current_comm",
     "ktime_get_ns", "get_smp_processor_id", "get_prandom_u32",
     "XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX", "XDP_REDIRECT",
     "TC_ACT_UNSPEC", "TC_ACT_OK", "TC_ACT_RECLASSIFY", "TC_ACT_SHOT", "TC_ACT_PIPE",

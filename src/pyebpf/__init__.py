@@ -146,6 +146,13 @@ loop = _intrinsic(
     "it returns 1 to stop early (bpf_loop, Linux 5.17).",
 )
 
+iter_range = _intrinsic(
+    "iter_range",
+    "for i in bpf.iter_range(start, stop): a loop over i32 values the verifier checks once, "
+    "however many times it runs (up to 2**23 iterations; open-coded bpf_iter_num, Linux 6.4). "
+    "bpf.iter_range(stop) starts at 0.",
+)
+
 log2 = _intrinsic(
     "log2",
     "bpf.log2(x): the log2 histogram slot of x, x.bit_length() (BCC's bpf_log2l); slot k "
@@ -230,7 +237,7 @@ __all__ = [
     # helpers and intrinsics
     "net", "htons", "htonl", "ntohs", "ntohl",
     "atomic_add", "atomic_and", "atomic_or", "atomic_xor", "atomic_xchg", "atomic_cmpxchg",
-    "loop", "log2", "seq_printf", "trace_printk", "get_current_pid_tgid", "get_current_uid_gid", "get_current_comm",
+    "loop", "iter_range", "log2", "seq_printf", "trace_printk", "get_current_pid_tgid", "get_current_uid_gid", "get_current_comm",
     "ktime_get_ns", "get_smp_processor_id", "get_prandom_u32",
     # constants
     "XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX", "XDP_REDIRECT",

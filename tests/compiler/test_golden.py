@@ -67,6 +67,19 @@ def global_stores(ctx) -> int:
     return 0
 
 
+@bpf.socket_filter
+def iter_loop(ctx) -> int:
+    total: u32 = 0
+    for i in bpf.iter_range(ctx.len):
+        if i == 5:
+            break
+        for j in bpf.iter_range(2, i):
+            if j == 3:
+                return 7  # destroys both iterators first
+            total += u32(j)
+    return total
+
+
 def _llvm_body(ir_text: str) -> str:
     """The function definitions without debug metadata (stable across paths and ids)."""
     out = []
@@ -81,7 +94,8 @@ def _llvm_body(ir_text: str) -> str:
     return "\n".join(out) + "\n"
 
 
-CASES = [("arith", arith), ("branches", branches), ("global_stores", global_stores)]
+CASES = [("arith", arith), ("branches", branches), ("global_stores", global_stores),
+         ("iter_loop", iter_loop)]
 
 
 @pytest.mark.parametrize("name,prog", CASES, ids=[c[0] for c in CASES])

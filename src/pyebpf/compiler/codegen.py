@@ -87,6 +87,9 @@ class _FunctionState:
     entry: ir.Block | None = None
     free_slots: dict[str, list[ir.Value]] = field(default_factory=dict)
     busy_slots: list[tuple[str, ir.Value]] = field(default_factory=list)
+    # The open-coded iterators the code being emitted is inside (innermost last): a
+    # `return` destroys them all first (the verifier refuses a live iterator at exit).
+    iterators: list[T.KfuncCall] = field(default_factory=list)
 
 
 class ModuleBuilder:
@@ -471,6 +474,8 @@ class ModuleBuilder:
     def stmt_Return(self, s: T.Return) -> None:
         v = self.expr(s.value)
         assert self.fs is not None
+        for destroy in reversed(self.fs.iterators):
+            self.expr(destroy)
         ret_ty = self.fs.func.function_type.return_type
         if v.type != ret_ty:
             v = self.b.zext(v, ret_ty) if isinstance(v.type, ir.IntType) and \
@@ -533,6 +538,34 @@ class ModuleBuilder:
         cur = b.load(slot, typ=llvm_type(vt))
         b.store(b.add(cur, ir.Constant(llvm_type(vt), s.step)), slot)
         b.branch(head)
+        b.position_at_end(end)
+
+    def stmt_ForIter(self, s: T.ForIter) -> None:
+        """new; loop: p = next; if p is NULL leave; var = *p; body; leave: destroy.
+
+        ``break`` leaves through the destroy call, ``continue`` goes back to ``next``.
+        """
+        assert self.fs is not None
+        b = self.b
+        self.expr(s.new)
+        head = b.append_basic_block("iter.next")
+        body = b.append_basic_block("iter.body")
+        done = b.append_basic_block("iter.done")
+        end = b.append_basic_block("iter.end")
+        b.branch(head)
+        b.position_at_end(head)
+        p = self.expr(s.next)
+        b.cbranch(b.icmp_unsigned("!=", p, ir.Constant(PTR, None)), body, done)
+        b.position_at_end(body)
+        b.store(b.load(p, typ=I32, align=4), self.fs.slots[s.var], align=4)
+        self.fs.iterators.append(s.destroy)
+        try:
+            self.loop_body(s.body, _Loop(head, done), head)
+        finally:
+            self.fs.iterators.pop()
+        b.position_at_end(done)
+        self.expr(s.destroy)
+        b.branch(end)
         b.position_at_end(end)
 
     def loop_body(self, body: tuple[T.Stmt, ...], loop: _Loop, then: ir.Block) -> None:

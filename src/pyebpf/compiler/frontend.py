@@ -72,6 +72,7 @@ _BINOPS = {
     ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.LShift: "<<", ast.RShift: ">>",
 }
 _CMPOPS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
+BPF_MAX_LOOPS = 8 * 1024 * 1024  # include/linux/bpf.h: bpf_iter_num_new's limit
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
 
 
@@ -652,10 +653,14 @@ class Frontend(CallLowering, MapLowering):
         if node.orelse:
             error(loc, "`for ... else` is not supported", "move the else part after the loop")
         it = node.iter
+        if isinstance(it, ast.Call) and self._is_iter_range(it.func):
+            return self.for_iter_range(node, it, loc)
         if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name)
                 and it.func.id == "range" and not it.keywords and 1 <= len(it.args) <= 3):
-            error(self.src.loc(it), "only `for x in range(...)` loops are supported",
-                  "loop over range(n) with a bound the verifier can see, or use bpf.loop()")
+            error(self.src.loc(it), "only `for x in range(...)` and "
+                  "`for x in bpf.iter_range(...)` loops are supported",
+                  "loop over range(n) with a bound the verifier can see, over "
+                  "bpf.iter_range(n) for a bound known only at run time, or use bpf.loop()")
         if not isinstance(node.target, ast.Name):
             error(self.src.loc(node.target), "the loop variable must be a plain name")
         args = [self.expr(a) for a in it.args]
@@ -699,6 +704,74 @@ class Frontend(CallLowering, MapLowering):
             if outer is not None:
                 self.ranges[name] = outer
         return T.ForRange(loc, name, start_e, stop_e, step, body)
+
+    def _is_iter_range(self, func: ast.expr) -> bool:
+        if not isinstance(func, (ast.Name, ast.Attribute)):
+            return False
+        try:
+            callee = self.expr(func)
+        except CompileError:
+            return False
+        return isinstance(callee, Known) and \
+            getattr(callee.obj, "__pyebpf_intrinsic__", None) == "iter_range"
+
+    def for_iter_range(self, node: ast.For, it: ast.Call, loc: Loc) -> T.Stmt:
+        """``for i in bpf.iter_range(start, stop)``: the kernel's open-coded numeric
+        iterator (``bpf_iter_num_*`` kfuncs, Linux 6.4), verified once whatever the count.
+
+        ``i`` is an i32 (the kfuncs' ``int``); the bounds are converted to i32.  The
+        kernel runs at most ``BPF_MAX_LOOPS`` iterations: a longer (or reversed) range
+        runs none, so constant bounds that would are refused here.
+        """
+        from ..errors import NotSupportedError
+        from ..kernel import KFunc
+
+        if it.keywords or not 1 <= len(it.args) <= 2:
+            error(self.src.loc(it), "bpf.iter_range() takes a stop, or a start and a stop "
+                  "(no step)", "for i in bpf.iter_range(n): ... or bpf.iter_range(lo, hi)")
+        if not isinstance(node.target, ast.Name):
+            error(self.src.loc(node.target), "the loop variable must be a plain name")
+        try:
+            sigs = {name: KFunc(f"bpf_iter_num_{name}").signature()
+                    for name in ("new", "next", "destroy")}
+        except NotSupportedError:
+            error(self.src.loc(it), "this kernel has no open-coded numeric iterator "
+                  "(the bpf_iter_num_new/next/destroy kfuncs are not in its BTF; Linux 6.4 "
+                  "added them)", "loop over range() with a constant bound the verifier "
+                  "can see, or call bpf.loop(n, callback) (Linux 5.17)")
+        values = [self.expr(a) for a in it.args]
+        bounds = [Lit(0, loc), *values] if len(values) == 1 else values
+        for v, a_node in zip(bounds[len(bounds) - len(values):], it.args):
+            if isinstance(v, Lit) and v.value != i32.wrap(v.value):
+                error(self.src.loc(a_node), f"{v.value} does not fit the iterator's i32 bounds",
+                      f"bounds are between {-2**31} and {2**31 - 1}")
+        start, stop = bounds
+        if isinstance(start, Lit) and isinstance(stop, Lit) and \
+                stop.value - start.value > BPF_MAX_LOOPS:
+            error(self.src.loc(it), f"bpf.iter_range() runs at most {BPF_MAX_LOOPS:,} "
+                  "iterations (the kernel's BPF_MAX_LOOPS); it would run none of these",
+                  "split the range into several loops")
+        name = node.target.id
+        self.pending.extend(self.declare(name, i32, loc))
+        self.temp_counter += 1
+        slot = f"__iter{self.temp_counter}"
+        # The iterator's 8 bytes (struct bpf_iter_num): a u64 slot, 8-byte aligned.
+        self.pending.extend(self.declare(slot, u64, loc))
+        params = [sigs[n][0] for n in ("new", "next", "destroy")]
+        it_type = params[0][0]
+        ptr = T.AddrOf(PointerType(getattr(it_type, "target", None), "stack"), loc, slot)
+        start_e, stop_e = (self.convert(self.to_expr(v, i32, loc), i32, loc, implicit=True)
+                           for v in (start, stop))
+        new = T.KfuncCall(i32, loc, "bpf_iter_num_new", (ptr, start_e, stop_e),
+                          tuple(params[0]))
+        step = T.KfuncCall(PointerType(i32, "mem", nullable=True), loc, "bpf_iter_num_next",
+                           (ptr,), tuple(params[1]))
+        destroy = T.KfuncCall(u64, loc, "bpf_iter_num_destroy", (ptr,), tuple(params[2]),
+                              void=True)
+        self.forget_assigned(node.body)
+        self.ranges.pop(name, None)  # not a range() counter: its values are unknown here
+        body = self.loop_body(node.body)
+        return T.ForIter(loc, name, new, step, destroy, body)
 
     def loop_body(self, stmts: list[ast.stmt]) -> tuple[T.Stmt, ...]:
         saved = set(self.nonnull)

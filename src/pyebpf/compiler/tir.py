@@ -386,6 +386,24 @@ class ForRange(Stmt):
 
 
 @record
+class ForIter(Stmt):
+    """``for var in bpf.iter_range(start, stop)``: an open-coded numeric iterator loop.
+
+    ``new`` (``bpf_iter_num_new(&it, start, stop)``) runs once, ``next``
+    (``bpf_iter_num_next(&it)``, a nullable ``int *``) before each iteration
+    gives ``var`` or ends the loop, and ``destroy`` (``bpf_iter_num_destroy(&it)``)
+    runs on every way out: the end, ``break``, and a ``return`` in the body.
+    The three share one stack slot nothing else touches (the verifier requires it).
+    """
+
+    var: str
+    new: KfuncCall
+    next: KfuncCall
+    destroy: KfuncCall
+    body: tuple[Stmt, ...]
+
+
+@record
 class Break(Stmt):
     pass
 
