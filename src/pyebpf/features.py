@@ -7,15 +7,18 @@ life of the process.  :func:`require` turns a failed probe into a
 release that added it.
 
 Probes need the rights to load programs; without them a probe raises the
-:class:`~pyebpf.errors.SyscallError` (EPERM) that says so, except
-:func:`cpu_version`, which falls back to ``"v3"`` so that compiling works
-without privileges.
+:class:`~pyebpf.errors.SyscallError` (EPERM) that says so, except the two
+the compiler asks, which must never stop a compile: :func:`cpu_version`
+falls back to ``"v3"`` and :func:`helper_available` answers ``None``.  Their
+answers are also remembered for this boot in the compile cache directory,
+so a new process does not probe again.
 """
 
 from __future__ import annotations
 
 import errno as _errno
 import functools
+import json
 import os
 import re
 import struct
@@ -39,6 +42,9 @@ __all__ = [
     "has_prog_type",
     "has_map_type",
     "has_helper",
+    "helper_available",
+    "helper_hint",
+    "program_kind",
     "has_attach_type",
     "has_batch_ops",
     "require",
@@ -95,8 +101,9 @@ _NEEDS_BTF_TARGET = {ProgramType.TRACING, ProgramType.EXT, ProgramType.LSM,
                      ProgramType.STRUCT_OPS}
 
 
-def _load(prog_type: int, insns: bytes, expected_attach_type: int = 0) -> None:
-    flags = BPF_F_SLEEPABLE if prog_type == ProgramType.SYSCALL else 0
+def _load(prog_type: int, insns: bytes, expected_attach_type: int = 0,
+          sleepable: bool = False) -> None:
+    flags = BPF_F_SLEEPABLE if sleepable or prog_type == ProgramType.SYSCALL else 0
     res = sys_.prog_load(prog_type, insns, "GPL", expected_attach_type=expected_attach_type,
                          prog_flags=flags)
     sys_.close(res.fd)
@@ -130,19 +137,132 @@ def has_attach_type(prog_type: ProgramType, attach_type: AttachType) -> bool:
     return True
 
 
+# What the verifier says when a program type may not call a helper (check_helper_call:
+# "program of this type cannot use helper", "invalid func"; older kernels: "unknown func").
 _UNKNOWN_HELPER = ("unknown func", "invalid func", "cannot use helper", "not supported")
+
+
+def _helper_probe(prog_type: int, expected_attach_type: int, sleepable: bool,
+                  helper_id: int) -> bool:
+    """Load ``call helper_id; r0 = 0; exit`` and read the verifier's verdict.
+
+    The call has no arguments set up, so a usable helper is refused too, but
+    for its arguments (``R1 !read_ok``): only the "cannot use" messages mean
+    unavailable.  A refusal without a verifier log (no rights, a program type
+    this kernel lacks) is no verdict: it raises the :class:`SyscallError`.
+    """
+    call = _insn(0x85, imm=helper_id)
+    attach = expected_attach_type or int(_PROBE_ATTACH.get(prog_type, 0))
+    try:
+        _load(prog_type, call + _MOV0 + _EXIT, attach, sleepable)
+    except sys_.ProgLoadError as exc:
+        if not exc.log.strip():
+            raise
+        return not any(text in exc.log for text in _UNKNOWN_HELPER)
+    return True
 
 
 @functools.cache
 def has_helper(prog_type: ProgramType, helper_id: int) -> bool:
     """Whether programs of ``prog_type`` may call helper ``helper_id`` (``enum bpf_func_id``)."""
-    call = _insn(0x85, imm=helper_id)
+    return _helper_probe(prog_type, 0, False, helper_id)
+
+
+# Answers of helper_available: "type/attach/sleepable/helper" -> bool.  Loaded from this
+# boot's record on first use; only for the real kernel (a replaced funnel is a test's fake).
+_helper_answers: dict[str, bool] | None = None
+
+
+def helper_available(prog_type: int, expected_attach_type: int, helper_id: int, *,
+                     sleepable: bool = False) -> bool | None:
+    """Whether a ``prog_type`` program may call helper ``helper_id`` on this kernel.
+
+    ``None`` when that cannot be known here: program types that only load
+    against a BTF target (fentry, tp_btf, iter, lsm, struct_ops, freplace),
+    no rights to load programs, or a kernel that refuses the probe outright.
+    The compiler calls this for every helper call; each (type, helper) pair
+    is probed once, with libbpf's method (:func:`_helper_probe`), and
+    remembered for this boot in the compile cache directory, so a later
+    compile costs a dict lookup.
+
+    >>> helper_available(ProgramType.XDP, 0, 124)  # bpf_sk_assign: tc and sk_lookup only
+    False
+    """
+    if prog_type in _NEEDS_BTF_TARGET:
+        return None
+    from ._native import syscalls
+
+    real_kernel = syscalls._funnel is syscalls._kernel_funnel
+    key = f"{int(prog_type)}/{int(expected_attach_type)}/{int(sleepable)}/{int(helper_id)}"
+    answers = _helper_table() if real_kernel else {}
+    known = answers.get(key)
+    if known is not None:
+        return known
+    if not _privileged():
+        return None  # an unprivileged load sees fewer helpers than the loader will
     try:
-        _load(prog_type, call + _MOV0 + _EXIT, int(_PROBE_ATTACH.get(prog_type, 0)))
-    except sys_.ProgLoadError as exc:
-        # Wrong arguments mean the helper exists; only "unknown" means it does not.
-        return not any(text in exc.log for text in _UNKNOWN_HELPER)
-    return True
+        ok = _helper_probe(prog_type, expected_attach_type, sleepable, helper_id)
+    except SyscallError:
+        return None  # not remembered: the next process may have the rights
+    if real_kernel:
+        answers[key] = ok
+        _remember_helper(key, ok)
+    return ok
+
+
+# Program kinds a helper's hint may point to: (name as in @bpf.<name>, type, attach type).
+_HELPER_HOMES: tuple[tuple[str, ProgramType, AttachType | None], ...] = (
+    ("xdp", ProgramType.XDP, AttachType.XDP),
+    ("tc", ProgramType.SCHED_CLS, None),
+    ("socket_filter", ProgramType.SOCKET_FILTER, None),
+    ("cgroup_skb", ProgramType.CGROUP_SKB, AttachType.CGROUP_INET_INGRESS),
+    ("sk_lookup", ProgramType.SK_LOOKUP, AttachType.SK_LOOKUP),
+    ("sk_skb", ProgramType.SK_SKB, AttachType.SK_SKB_STREAM_VERDICT),
+    ("sk_msg", ProgramType.SK_MSG, AttachType.SK_MSG_VERDICT),
+    ("sockops", ProgramType.SOCK_OPS, AttachType.CGROUP_SOCK_OPS),
+    ("cgroup_sock", ProgramType.CGROUP_SOCK, AttachType.CGROUP_INET_SOCK_CREATE),
+    ("cgroup_sock_addr", ProgramType.CGROUP_SOCK_ADDR, AttachType.CGROUP_INET4_CONNECT),
+    ("kprobe/uprobe", ProgramType.KPROBE, None),
+    ("tracepoint", ProgramType.TRACEPOINT, None),
+    ("raw_tracepoint", ProgramType.RAW_TRACEPOINT, None),
+    ("perf_event", ProgramType.PERF_EVENT, None),
+    ("syscall", ProgramType.SYSCALL, None),
+)
+
+
+def program_kind(prog_type: int) -> str:
+    """How messages name programs of ``prog_type``: ``"tc"``, ``"kprobe/uprobe"``, ``"lwt_in"``."""
+    name = next((n for n, t, _ in _HELPER_HOMES if t == prog_type), None)
+    return name or ProgramType(prog_type).name.lower()
+
+
+def helper_hint(helper_id: int) -> str:
+    """What to do instead of calling ``helper_id`` where it is unavailable: where it is available.
+
+    Probes each kind of :data:`_HELPER_HOMES` (remembered like
+    :func:`helper_available`): meant for error messages, not every compile.
+    """
+    homes = [name for name, prog_type, attach in _HELPER_HOMES
+             if helper_available(prog_type, int(attach or 0), helper_id)]
+    where = (f"it is available to {', '.join(homes)} programs: call it there (sharing data "
+             "through a map), or use" if homes else "no program kind pyebpf can probe "
+             "(fentry, tp_btf, lsm and iter are not probed) has it here: use")
+    return f"{where} another helper or a kfunc"
+
+
+@functools.cache
+def _privileged() -> bool:
+    """Whether this process may load every probed type with every helper it would get.
+
+    ``CAP_SYS_ADMIN`` (bit 21), or ``CAP_BPF`` (39) with ``CAP_PERFMON`` (38) and
+    ``CAP_NET_ADMIN`` (12), from ``CapEff`` in ``/proc/self/status``.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            caps = next(int(line.split()[1], 16) for line in f if line.startswith("CapEff:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        return os.geteuid() == 0
+    return bool(caps >> 21 & 1) or all(caps >> bit & 1 for bit in (39, 38, 12))
 
 
 def _tiny_btf() -> bytes:
@@ -256,8 +376,8 @@ def cpu_version() -> str:
     from ._native import syscalls
 
     real_kernel = syscalls._funnel is syscalls._kernel_funnel
-    remembered = _remembered_cpu() if real_kernel else None
-    if remembered:
+    remembered = _read_record("cpu") if real_kernel else None
+    if remembered in ("v1", "v2", "v3", "v4"):
         return remembered
     try:
         version = next((v for v, probe in (("v4", _V4_PROBE), ("v3", _V3_PROBE),
@@ -265,12 +385,16 @@ def cpu_version() -> str:
     except SyscallError:
         return "v3"  # no rights to probe: not remembered, the next process tries again
     if real_kernel:
-        _remember_cpu(version)
+        _write_record("cpu", version)
     return version
 
 
-def _cpu_record() -> Any:
-    """This boot's probe result file in the compile cache directory (None if the cache is off)."""
+def _boot_record(name: str) -> Any:
+    """This boot's file ``name`` in the compile cache directory (None if the cache is off).
+
+    Probing costs kernel round trips (three loads for the cpu version, one per
+    helper and program type); a new boot or kernel probes again.
+    """
     from . import cache
 
     if not cache.enabled():
@@ -280,30 +404,52 @@ def _cpu_record() -> Any:
             boot = f.read().strip()
     except OSError:
         return None
-    # Probing loads three programs (~10 ms); a new boot or kernel probes again.
-    return cache.cache_dir() / f"cpu-{os.uname().release}-{boot}"
+    return cache.cache_dir() / f"{name}-{os.uname().release}-{boot}"
 
 
-def _remembered_cpu() -> str | None:
-    path = _cpu_record()
+def _read_record(name: str) -> str | None:
+    path = _boot_record(name)
     try:
-        text = path.read_text().strip() if path is not None else ""
+        return path.read_text().strip() if path is not None else None
     except OSError:
         return None
-    return text if text in ("v1", "v2", "v3", "v4") else None
 
 
-def _remember_cpu(version: str) -> None:
-    path = _cpu_record()
+def _write_record(name: str, text: str) -> None:
+    path = _boot_record(name)
     if path is None:
         return
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        tmp.write_text(version)
+        tmp.write_text(text)
         os.replace(tmp, path)
     except OSError:
         pass  # only costs a probe next time
+
+
+def _recorded_helpers() -> dict[str, bool]:
+    try:
+        table = json.loads(_read_record("helpers") or "{}")
+    except ValueError:
+        return {}  # a torn or foreign file: probe again
+    if not isinstance(table, dict):
+        return {}
+    return {k: v for k, v in table.items() if isinstance(v, bool)}
+
+
+def _helper_table() -> dict[str, bool]:
+    global _helper_answers
+    if _helper_answers is None:
+        _helper_answers = _recorded_helpers()
+    return _helper_answers
+
+
+def _remember_helper(key: str, ok: bool) -> None:
+    # Merge with what other processes recorded since this one read the file.
+    table = _recorded_helpers()
+    table[key] = ok
+    _write_record("helpers", json.dumps(table, sort_keys=True))
 
 
 # --------------------------------------------------------------------------- hooks

@@ -16,7 +16,9 @@ import ast
 import types as pytypes
 from typing import Any
 
+from .. import features
 from ..lang.helpers import Helper
+from ..sections import classify
 from ..types import (
     ArrayType,
     BPFType,
@@ -356,6 +358,13 @@ class CallLowering:
 
     def helper_call(self, h: Helper, node: ast.Call, loc: Loc) -> T.Expr:
         self._no_keywords(node, loc)
+        if self.section is not None:  # an entry program (a @bpf.func may serve several types)
+            where = classify(self.section)
+            if features.helper_available(where.prog_type, where.expected_attach_type, h.id,
+                                         sleepable=where.sleepable) is False:
+                error(loc, f"`bpf.{h.name}` (bpf_{h.name}) is not available to "
+                      f"{features.program_kind(where.prog_type)} programs on this kernel",
+                      features.helper_hint(h.id))
         user_args = h.user_args
         if len(node.args) != len(user_args):
             error(loc, f"bpf.{h.name}() takes {len(user_args)} argument(s), got {len(node.args)}",
