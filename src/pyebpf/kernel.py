@@ -9,8 +9,12 @@ Offsets come from ``/sys/kernel/btf/vmlinux`` at compile time, so a program
 compiled here reads the right fields on this kernel without headers.  A
 :class:`KernelStruct` is a :class:`~pyebpf.types.BPFType` the compiler asks
 for fields; members resolve lazily (typedefs followed; integers, enums,
-pointers, arrays, nested and anonymous structs and unions; bitfields are not
-supported).
+pointers, arrays, nested and anonymous structs and unions, bitfields).
+
+A bitfield (``icsk_ca_state:5``) is read as clang does: the smallest aligned
+1, 2, 4 or 8 bytes holding its bits (its *storage unit*) are loaded, then
+shifted and masked (sign-extended for a signed field); see
+:class:`KernelField`.
 """
 
 from __future__ import annotations
@@ -28,12 +32,24 @@ _INTS = {(1, False): u8, (2, False): u16, (4, False): u32, (8, False): u64,
 
 
 class KernelField:
-    __slots__ = ("name", "offset", "type")
+    """A member of a kernel struct: ``type`` at byte ``offset``.
 
-    def __init__(self, name: str, offset: int, type: BPFType) -> None:
+    For a bitfield, ``bit_size`` is its width and ``offset`` is where its storage
+    unit (``unit``, an unsigned integer type of 1, 2, 4 or 8 bytes, aligned to its
+    size) starts; the field's value is bits ``[bit_shift, bit_shift + bit_size)`` of
+    that unit (little-endian, as BPF is), of ``type``'s signedness.
+    """
+
+    __slots__ = ("name", "offset", "type", "bit_size", "bit_shift", "unit")
+
+    def __init__(self, name: str, offset: int, type: BPFType, bit_size: int = 0,
+                 bit_shift: int = 0, unit: IntType | None = None) -> None:
         self.name = name
         self.offset = offset
         self.type = type
+        self.bit_size = bit_size
+        self.bit_shift = bit_shift
+        self.unit = unit
 
 
 class KernelStruct(BPFType):
@@ -100,10 +116,27 @@ def _member(type_id: int, name: str) -> KernelField | None:
     found = btf._find_member(type_id, name)
     if found is None:
         return None
+    from . import btf as B
+
     member, bit_offset = found
-    if member.bitfield_size or bit_offset % 8:
-        raise BTFError(f"{name} is a bitfield; pyebpf reads whole bytes only")
-    return KernelField(name, bit_offset // 8, _type_of(member.type))
+    width = member.bitfield_size
+    declared = btf.resolved(member.type)
+    if not width and isinstance(declared, B.Int) and declared.bits != declared.size * 8:
+        # The older encoding (struct kind_flag 0): the bits are in the INT type itself.
+        width, bit_offset = declared.bits, bit_offset + declared.bit_offset
+    if not width and bit_offset % 8 == 0:
+        return KernelField(name, bit_offset // 8, _type_of(member.type))
+    ty = _type_of(member.type)
+    if not isinstance(ty, IntType):
+        raise BTFError(f"{name} is a bitfield of a non-integer type")
+    width = width or ty.bits
+    container = btf.resolved(type_id).size
+    for size in (1, 2, 4, 8):
+        start = bit_offset // (size * 8) * size
+        if bit_offset + width <= (start + size) * 8 and start + size <= container:
+            return KernelField(name, start, ty, width, bit_offset - start * 8,
+                               _INTS[(size, False)])
+    raise BTFError(f"bitfield {name} does not fit an aligned 8-byte unit of its struct")
 
 
 def _type_of(type_id: int) -> BPFType:

@@ -43,6 +43,7 @@ from .source import FunctionSource, Loc, error, type_error
 from .values import (
     RESULT_PARAM,
     ArrayCtor,
+    Bitfield,
     BoundMapMethod,
     BytesMethod,
     CtxMethod,
@@ -571,6 +572,8 @@ class Frontend(CallLowering, MapLowering):
 
     def load_place(self, place: Place, loc: Loc) -> T.Expr:
         """Read a scalar place; a variable index out of bounds reads 0."""
+        if place.bitfield is not None:
+            return self.bitfield_value(place, loc)
         if untrusted(place.pointer) and place.index is None:
             return self.probe_read(place, loc)
         if place.index is None:
@@ -996,6 +999,8 @@ class Frontend(CallLowering, MapLowering):
             if kf is None:
                 error(loc, f"{st!r} has no member `{attr}` in this kernel's BTF",
                       "check the kernel's struct (bpftool btf dump file /sys/kernel/btf/vmlinux)")
+            if kf.bit_size:
+                return self.bitfield_place(place, st, kf, loc)
             refusal = self.kernel_store_refusal(place, place.offset + kf.offset, kf.type)
             field = Place(place.pointer, place.offset + kf.offset, kf.type, loc,
                           refusal is None, place.index, place.bound, place.stride,
@@ -1018,6 +1023,49 @@ class Frontend(CallLowering, MapLowering):
                   f"fields: {', '.join(x.name for x in st.fields)}")
         return Place(place.pointer, place.offset + f.offset, f.type, loc, place.writable,
                      place.index, place.bound, place.stride, place.checked, place.refusal)
+
+    def bitfield_place(self, place: Place, st: Any, kf: Any, loc: Loc) -> Place:
+        """A bitfield of a kernel struct: read-only, its value in a storage unit.
+
+        Reads load the unit (through the trusted pointer, or with bpf_probe_read_kernel
+        from a plain address) and shift and mask it (see :meth:`bitfield_value`).
+        Stores are refused: none of the members the kernel lets programs write is a
+        bitfield, and a store to one would have to rewrite its neighbours' bits too.
+        """
+        refusal = (f"{st!r}.{kf.name} is a {kf.bit_size}-bit bitfield: pyebpf reads kernel "
+                   "bitfields but does not store to them",
+                   "none of the kernel-struct members programs may write is a bitfield; "
+                   "change this state through a kfunc or helper made for it (bpf.setsockopt, "
+                   "for socket options)")
+        return Place(place.pointer, place.offset + kf.offset, kf.type, loc, False,
+                     place.index, place.bound, place.stride, place.checked, refusal,
+                     Bitfield(kf.unit, kf.bit_shift, kf.bit_size))
+
+    def bitfield_value(self, place: Place, loc: Loc) -> T.Expr:
+        """The value of a bitfield: its unit, shifted and masked as clang does
+        (``(unit >> shift) & mask``; signed: ``(unit << left) >> (bits - width)``
+        with an arithmetic shift, which sign-extends)."""
+        bf = place.bitfield
+        assert bf is not None
+        raw = self.load_place(place.replace(type=bf.unit, bitfield=None), loc)
+        ty = place.type
+        assert isinstance(ty, IntType)
+        if ty.signed and not ty.is_bool:
+            unit = rules.int_type(bf.unit.size, signed=True)
+            left = bf.unit.bits - bf.shift - bf.width
+            value: T.Expr = T.Cast(unit, loc, raw)
+            if left:
+                value = T.Binary(unit, loc, "<<", value, T.Const(unit, loc, left))
+            value = T.Binary(unit, loc, ">>", value, T.Const(unit, loc, bf.unit.bits - bf.width))
+        else:
+            unit = bf.unit
+            value = raw
+            if bf.shift:
+                value = T.Binary(unit, loc, ">>", value, T.Const(unit, loc, bf.shift))
+            if bf.shift + bf.width < unit.bits:
+                value = T.Binary(unit, loc, "&", value,
+                                 T.Const(unit, loc, (1 << bf.width) - 1))
+        return self.convert(value, ty, loc)
 
     def kernel_store_refusal(self, place: Place, offset: int,
                              ty: BPFType) -> tuple[str, str] | None:
@@ -1071,6 +1119,8 @@ class Frontend(CallLowering, MapLowering):
         error(loc, "cannot assign to this expression", "assign to a local, a field or m[key]")
 
     def place_address(self, place: Place) -> T.Expr:
+        if place.bitfield is not None:
+            error(place.loc, "a bitfield has no address", "read it into a local first")
         if place.index is not None:
             error(place.loc, "an element with a variable index cannot be passed by address",
                   "copy it to a local first")

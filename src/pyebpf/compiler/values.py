@@ -27,7 +27,7 @@ from ..types import (
 from . import tir as T
 from .source import Loc
 
-__all__ = ["Lit", "Known", "Place", "Value", "LocalVar", "MapUse", "Env", "BoundMapMethod",
+__all__ = ["Lit", "Known", "Place", "Bitfield", "Value", "LocalVar", "MapUse", "Env", "BoundMapMethod",
            "InnerMapType", "ArrayCtor", "BytesMethod", "CtxMethod", "StructCtor", "StmtValue",
            "RESULT_PARAM", "is_ctx", "is_aggregate", "char_type", "is_map_obj", "untrusted",
            "is_kernel_struct", "is_global_var", "is_subprogram"]
@@ -50,6 +50,16 @@ class Known(Record):
 
 
 @record
+class Bitfield(Record):
+    """Where a bitfield's value is: bits ``[shift, shift + width)`` of the ``unit``
+    integer (unsigned, 1 to 8 bytes) stored at the :class:`Place`'s offset."""
+
+    unit: IntType
+    shift: int
+    width: int
+
+
+@record
 class Place(Record):
     """Memory of ``type`` at ``pointer + offset``: a field, an element, a map value."""
 
@@ -67,6 +77,8 @@ class Place(Record):
     # Why a store here is refused (message, what to do instead), when ``writable`` is False
     # for a reason more precise than "read-only" (kernel memory the verifier guards).
     refusal: tuple[str, str] | None = None
+    # A kernel-struct bitfield: ``type`` is its declared type, read from a storage unit.
+    bitfield: Bitfield | None = None
 
 
 Value = Union[T.Expr, Lit, Known, Place]  # noqa: UP007 (a runtime alias)
