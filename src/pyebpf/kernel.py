@@ -19,6 +19,7 @@ shifted and masked (sign-extended for a signed field); see
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from typing import Any
 
@@ -55,10 +56,11 @@ class KernelField:
 class KernelStruct(BPFType):
     """A struct or union of the running kernel (read through BTF pointers)."""
 
-    def __init__(self, name: str, type_id: int, size: int) -> None:
+    def __init__(self, name: str, type_id: int, size: int, kind: str = "struct") -> None:
         self.name = name
         self.type_id = type_id
         self.size = size
+        self.kind = kind  # "struct" or "union"
         self.align = 8
         self._fields: dict[str, KernelField | None] = {}
 
@@ -84,15 +86,33 @@ class KernelStruct(BPFType):
         return f"struct {self.name}"
 
 
+# Compile against another kernel's BTF (a testing and cross-compiling aid): the layouts of
+# kernel structs, and kfunc signatures, come from this file instead of the running kernel's.
+# Objects stay portable either way: member offsets are CO-RE relocations the loader resolves
+# against the BTF of the kernel it loads them on.  Compiles under it skip the compile cache.
+BTF_ENV = "PYEBPF_KERNEL_BTF"
+
+
+def btf_path() -> str:
+    """The BTF kernel structs are typed from: ``$PYEBPF_KERNEL_BTF``, else this kernel's."""
+    from .btf import KERNEL_BTF_PATH
+
+    return os.environ.get(BTF_ENV) or KERNEL_BTF_PATH
+
+
 def _btf() -> Any:
     from .btf import BTF
 
-    return BTF.kernel()
+    return BTF.kernel(btf_path())
+
+
+def struct(name: str) -> KernelStruct:
+    """The kernel struct (or union) ``name``; BTFError when this kernel has none."""
+    return _struct(btf_path(), name)
 
 
 @cache
-def struct(name: str) -> KernelStruct:
-    """The kernel struct (or union) ``name``; BTFError when this kernel has none."""
+def _struct(path: str, name: str) -> KernelStruct:
     btf = _btf()
     for kind in ("struct", "union"):
         try:
@@ -103,12 +123,16 @@ def struct(name: str) -> KernelStruct:
     raise BTFError(f"this kernel's BTF has no struct or union {name!r}")
 
 
-@cache
 def _by_id(type_id: int) -> KernelStruct:
+    return _struct_by_id(btf_path(), type_id)
+
+
+@cache
+def _struct_by_id(path: str, type_id: int) -> KernelStruct:
     btf = _btf()
     t = btf.resolved(type_id)
     return KernelStruct(t.name or f"(anonymous {t.kind} #{type_id})", btf.resolve(type_id),
-                        t.size)
+                        t.size, t.kind)
 
 
 def _member(type_id: int, name: str) -> KernelField | None:

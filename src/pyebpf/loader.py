@@ -9,7 +9,9 @@ only place that turns one into file descriptors:
 2. create the maps, reusing fds the caller passes and pins found under
    ``pin_root``; write global data and freeze ``.rodata``;
 3. per entry program, append every subprogram it reaches, patch ``ld_imm64``
-   and call instructions (maps, global data, subprograms, kfuncs), merge the
+   and call instructions (maps, global data, subprograms, kfuncs), apply the
+   CO-RE relocations of ``.BTF.ext`` against the running kernel's BTF (field
+   offsets and the like, for pyebpf's objects and clang's alike), merge the
    func/line info and ``BPF_PROG_LOAD`` it.  A verifier rejection becomes a
    :class:`~pyebpf.errors.VerifierError` at the source line of the failing
    instruction;
@@ -89,6 +91,15 @@ class LoadedObject:
         self.btf_fd: int | None = None
         self.logs: dict[str, str] = {}
         self._owned: list[int] = []
+        self._local_btf: Any = None
+
+    def local_btf(self) -> Any:
+        """The object's own BTF, parsed (CO-RE records name its types)."""
+        if self._local_btf is None:
+            from pyebpf import btf
+
+            self._local_btf = btf.BTF.from_bytes(self.spec.btf)
+        return self._local_btf
 
     def __repr__(self) -> str:
         return (f"LoadedObject(programs={self.programs}, maps={self.maps}, "
@@ -386,6 +397,9 @@ def _link(obj: LoadedObject, entry: ProgramSpec) -> _Linked:
         base = starts[func.name]
         for rel in func.relocations:
             _relocate(obj, buf, base + rel.insn, rel, starts, func.name)
+        core_relos: dict[str, Any] = obj.spec.extra.get("core_relos", {})  # type: ignore[assignment]
+        for relo in core_relos.get(func.name, ()):
+            _apply_core(obj, buf, base + relo.insn_off, relo, func.name)
         for fi in func.func_info:
             func_info += struct.pack("<II", base + fi.insn, fi.type_id)
         for li in func.line_info:
@@ -432,6 +446,47 @@ def _relocate(obj: LoadedObject, buf: bytearray, idx: int, rel: Any, starts: dic
     else:
         raise NotSupportedError(f"{kind} relocations ({rel.symbol!r} in {func!r})",
                                 detail="pyebpf's loader does not resolve this kind yet")
+
+
+# BPF instruction classes (``BPF_CLASS(code)``) and the K source bit (uapi/linux/bpf_common.h).
+_BPF_LDX, _BPF_ST, _BPF_STX, _BPF_ALU, _BPF_ALU64 = 0x01, 0x02, 0x03, 0x04, 0x07
+_BPF_X = 0x08
+# What libbpf writes over an instruction whose CO-RE relocation does not resolve on this
+# kernel: a call to a helper that does not exist, so the program still loads when the
+# instruction is unreachable and the verifier names it when it is not.
+_CORE_POISON_HELPER = 0xBAD2310
+
+
+def _apply_core(obj: LoadedObject, buf: bytearray, idx: int, relo: Any, func: str) -> None:
+    """Patch the instruction at ``idx`` with ``relo``'s value on the running kernel:
+    the offset of a load or store, the immediate of an ALU or ``ld_imm64`` instruction."""
+    from pyebpf import btf
+
+    if idx * 8 >= len(buf):
+        raise ELFError(f"CO-RE relocation in {func!r} points past its last instruction")
+    try:
+        value = btf.core_relocate(obj.local_btf(), relo, btf.BTF.kernel())
+    except (BTFError, IndexError) as exc:
+        raise BTFError(f"CO-RE relocation {relo.access!r} in {func!r} at instruction {idx}: "
+                       f"{exc}") from None
+    if value is None:
+        _INSN.pack_into(buf, idx * 8, _OP_CALL, 0, 0, _CORE_POISON_HELPER)
+        return
+    code = buf[idx * 8]
+    cls = code & 0x07
+    if code == _OP_LD_IMM64:
+        _set_insn(buf, idx, imm=value & 0xFFFFFFFF)
+        _set_insn(buf, idx + 1, imm=value >> 32)
+    elif cls in (_BPF_LDX, _BPF_ST, _BPF_STX):
+        if not -0x8000 <= value < 0x8000:
+            raise BTFError(f"CO-RE relocation in {func!r}: offset {value} does not fit the "
+                           f"16-bit offset of instruction {idx}")
+        _set_insn(buf, idx, off=value)
+    elif cls in (_BPF_ALU, _BPF_ALU64) and not code & _BPF_X:
+        _set_insn(buf, idx, imm=value)
+    else:
+        raise ELFError(f"CO-RE relocation in {func!r} at instruction {idx} points at "
+                       f"opcode {code:#x}, which takes no offset or immediate")
 
 
 # --- programs -------------------------------------------------------------------------

@@ -15,8 +15,10 @@ tools and tests can look at each.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+from .. import kernel
 from .._record import MutableRecord, factory, record
 from ..errors import CompileError
 from . import tir
@@ -142,7 +144,9 @@ def compile_programs(programs: list[Any], *, cpu: str | None = None,
     chosen = cpu or default_cpu()
     result = CompiledObject(elf=b"", llvm_ir="", unoptimized_ir="", typed_ir=fr.typed_ir,
                             globals=fr.globals, maps=fr.names, programs=[fn.name for fn, _ in fr.funcs], cpu=chosen)
-    use_cache = use_cache and cache.enabled()
+    # Under $PYEBPF_KERNEL_BTF kernel structs are typed from another BTF, which the cache
+    # key does not describe: compile afresh.
+    use_cache = use_cache and cache.enabled() and not os.environ.get(kernel.BTF_ENV)
     if use_cache:
         result.cache_key = cache_key(fr, chosen, license)
         entry = cache.load(result.cache_key)

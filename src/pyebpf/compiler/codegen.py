@@ -27,6 +27,7 @@ import llvmlite.ir as ir
 from ..errors import BPFError
 from ..types import ArrayType, BPFType, IntType, PointerType, StructType
 from . import tir as T
+from .core import CoreAccesses
 from .source import Loc, error
 from .values import MapUse
 
@@ -111,6 +112,7 @@ class ModuleBuilder:
         self._cu: Any = None
         self._retained: list[tuple[Any, Any]] = []
         self.fs: _FunctionState | None = None
+        self.core = CoreAccesses(self)
 
     # ------------------------------------------------------------ debug info
 
@@ -901,6 +903,10 @@ class ModuleBuilder:
         off = self.expr(e.offset)
         return self.b.gep(base, [off], source_etype=I8)
 
+    def expr_KernelFieldAddr(self, e: T.KernelFieldAddr) -> ir.Value:
+        return self.core.member_address(self.b, self.expr(e.pointer), e.struct, e.member,
+                                        chained=isinstance(e.pointer, T.KernelFieldAddr))
+
     def expr_CtxPacketPtr(self, e: T.CtxPacketPtr) -> ir.Value:
         ctx = self.expr(e.ctx)
         if e.width == 8:
@@ -1025,6 +1031,7 @@ class ModuleBuilder:
             used.linkage = "appending"
             used.section = "llvm.metadata"
             used.initializer = ir.Constant(at, kept)
+        self.core.finish()
         if self._cu is not None:
             # The compile unit lists its globals so their types reach BTF.
             self._cu.operands = tuple(

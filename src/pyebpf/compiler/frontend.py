@@ -1002,14 +1002,17 @@ class Frontend(CallLowering, MapLowering):
             if kf.bit_size:
                 return self.bitfield_place(place, st, kf, loc)
             refusal = self.kernel_store_refusal(place, place.offset + kf.offset, kf.type)
-            field = Place(place.pointer, place.offset + kf.offset, kf.type, loc,
-                          refusal is None, place.index, place.bound, place.stride,
-                          place.checked, refusal)
+            # The member's address is a CO-RE access (see tir.KernelFieldAddr): its offset
+            # is resolved against the BTF of the kernel the object is loaded on.
+            base = self.place_address(place)
+            kind = base.type.kind if isinstance(base.type, PointerType) else "mem"
+            addr = T.KernelFieldAddr(PointerType(kf.type, kind), loc, base, st, attr,
+                                     kf.offset)
+            field = Place(addr, 0, kf.type, loc, refusal is None, refusal=refusal)
             if untrusted(place.pointer) and isinstance(kf.type, ArrayType):
                 # An array (task.comm) behind an untrusted pointer: read it to the stack.
                 tmp = self.temp(kf.type, loc)
-                src = T.PtrAdd(PointerType(None, "kernel"), loc, place.pointer,
-                               T.Const(u64, loc, field.offset))
+                src = addr
                 dst = T.AddrOf(PointerType(kf.type, "stack"), loc, tmp)
                 self.pending.append(T.ExprStmt(loc, T.HelperCall(i64, loc, "probe_read_kernel",
                                     113, (dst, T.Const(u32, loc, kf.type.size), src))))
@@ -1077,8 +1080,11 @@ class Frontend(CallLowering, MapLowering):
         """
         from ..kernel import write_refusal
 
-        base = place.pointer.type.target if isinstance(place.pointer.type, PointerType) \
-            else None
+        pointer = place.pointer
+        while isinstance(pointer, T.KernelFieldAddr):  # a member of an embedded struct
+            offset += pointer.offset
+            pointer = pointer.pointer
+        base = pointer.type.target if isinstance(pointer.type, PointerType) else None
         if not is_kernel_struct(base):
             return None
         if untrusted(place.pointer):

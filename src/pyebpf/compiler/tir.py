@@ -224,6 +224,23 @@ class PtrAdd(Expr):
 
 
 @record
+class KernelFieldAddr(Expr):
+    """The address of member ``member`` of kernel struct ``struct`` at ``pointer``.
+
+    Codegen emits it as a CO-RE access (``llvm.preserve.*.access.index``), so the
+    object carries a field-offset relocation the loader resolves against the BTF of
+    the kernel it is loaded on; ``offset`` is the member's offset in the BTF the
+    program was compiled against.  A member of an embedded struct is a chain of
+    these (``icsk.icsk_ack.pending``).
+    """
+
+    pointer: Expr
+    struct: Any  # a pyebpf.kernel.KernelStruct
+    member: str
+    offset: int
+
+
+@record
 class CtxPacketPtr(Expr):
     """A packet pointer read from a u32 context field (``xdp_md.data`` ...)."""
 
