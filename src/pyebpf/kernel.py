@@ -5,8 +5,10 @@
     task = bpf.get_current_task_btf()      # a task_struct pointer the verifier trusts
     ppid = task.real_parent.tgid           # field reads at the offsets of this kernel
 
-Offsets come from ``/sys/kernel/btf/vmlinux`` at compile time, so a program
-compiled here reads the right fields on this kernel without headers.  A
+Layouts come from ``/sys/kernel/btf/vmlinux`` at compile time (or the file
+``$PYEBPF_KERNEL_BTF`` names), so programs need no headers; the compiler emits
+member offsets as CO-RE relocations (:mod:`pyebpf.compiler.core`), so an object
+also reads the right fields on a kernel laid out differently.  A
 :class:`KernelStruct` is a :class:`~pyebpf.types.BPFType` the compiler asks
 for fields; members resolve lazily (typedefs followed; integers, enums,
 pointers, arrays, nested and anonymous structs and unions, bitfields).
