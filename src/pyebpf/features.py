@@ -179,6 +179,7 @@ def helper_available(prog_type: int, expected_attach_type: int, helper_id: int, 
 
     ``None`` when that cannot be known here: program types that only load
     against a BTF target (fentry, tp_btf, iter, lsm, struct_ops, freplace),
+    a compile for another kernel (``$PYEBPF_KERNEL_BTF`` set),
     no rights to load programs, or a kernel that refuses the probe outright.
     The compiler calls this for every helper call; each (type, helper) pair
     is probed once, with libbpf's method (:func:`_helper_probe`), and
@@ -188,8 +189,8 @@ def helper_available(prog_type: int, expected_attach_type: int, helper_id: int, 
     >>> helper_available(ProgramType.XDP, 0, 124)  # bpf_sk_assign: tc and sk_lookup only
     False
     """
-    if prog_type in _NEEDS_BTF_TARGET:
-        return None
+    if prog_type in _NEEDS_BTF_TARGET or os.environ.get("PYEBPF_KERNEL_BTF"):
+        return None  # (compiling for another kernel: this one's answers do not apply)
     from ._native import syscalls
 
     real_kernel = syscalls._funnel is syscalls._kernel_funnel

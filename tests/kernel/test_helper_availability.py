@@ -112,6 +112,13 @@ def test_sk_assign_in_xdp_is_refused_at_its_line() -> None:
     assert "another helper or a kfunc" in err.hint
 
 
+def test_compiling_for_another_kernel_skips_the_check(
+        monkeypatch: pytest.MonkeyPatch, probes: list[tuple[int, int]]) -> None:
+    monkeypatch.setenv("PYEBPF_KERNEL_BTF", "/sys/kernel/btf/vmlinux")  # "another" kernel
+    assert bpf.xdp(assign_in_xdp).compile().elf.startswith(b"\x7fELF")
+    assert probes == []  # this kernel was not asked
+
+
 def test_sk_assign_in_tc_compiles_and_loads() -> None:
     prog = bpf.tc(assign_in_tc)
     prog.compile()
