@@ -42,23 +42,29 @@ _NOTE = struct.Struct("<III")  # namesz, descsz, type
 MAX_ARGS = 12
 
 
-def _x86_registers() -> dict[str, str]:
-    """Every x86-64 register name a spec may use -> its 64-bit register."""
-    names = {"rip": "rip", "eip": "rip"}
-    for r, (e, w, b) in {"rax": ("eax", "ax", "al"), "rbx": ("ebx", "bx", "bl"),
-                         "rcx": ("ecx", "cx", "cl"), "rdx": ("edx", "dx", "dl"),
-                         "rsi": ("esi", "si", "sil"), "rdi": ("edi", "di", "dil"),
-                         "rbp": ("ebp", "bp", "bpl"), "rsp": ("esp", "sp", "spl")}.items():
-        names.update({r: r, e: r, w: r, b: r})
+def _x86_registers() -> dict[str, tuple[str, int]]:
+    """Every x86-64 register name a spec may use -> (its 64-bit register, bit shift).
+
+    The shift is 8 for the high-byte registers (``%ah`` is bits 8..15 of ``%rax``).
+    """
+    names: dict[str, tuple[str, int]] = {"rip": ("rip", 0), "eip": ("rip", 0)}
+    for r, (e, w, b, h) in {"rax": ("eax", "ax", "al", "ah"), "rbx": ("ebx", "bx", "bl", "bh"),
+                            "rcx": ("ecx", "cx", "cl", "ch"), "rdx": ("edx", "dx", "dl", "dh"),
+                            "rsi": ("esi", "si", "sil", ""), "rdi": ("edi", "di", "dil", ""),
+                            "rbp": ("ebp", "bp", "bpl", ""),
+                            "rsp": ("esp", "sp", "spl", "")}.items():
+        names.update({r: (r, 0), e: (r, 0), w: (r, 0), b: (r, 0)})
+        if h:
+            names[h] = (r, 8)
     for i in range(8, 16):
-        names.update({f"r{i}": f"r{i}", f"r{i}d": f"r{i}", f"r{i}w": f"r{i}",
-                      f"r{i}b": f"r{i}", f"r{i}l": f"r{i}"})
+        names.update({f"r{i}{v}": (f"r{i}", 0) for v in ("", "d", "w", "b", "l")})
     return names
 
 
 #: Byte offsets of the registers in the kernel's ``struct pt_regs`` (what a uprobe
 #: program's context is).  x86_64: arch/x86/include/asm/ptrace.h (r15 first ... ss);
-#: aarch64: struct user_pt_regs (regs[0..30], sp, pc).
+#: aarch64: arch/arm64/include/uapi/asm/ptrace.h struct user_pt_regs (regs[31], sp, pc,
+#: pstate), which begins the kernel's struct pt_regs.
 PT_REGS_OFFSETS: dict[str, dict[str, int]] = {
     "x86_64": {"r15": 0, "r14": 8, "r13": 16, "r12": 24, "rbp": 32, "rbx": 40, "r11": 48,
                "r10": 56, "r9": 64, "r8": 72, "rax": 80, "rcx": 88, "rdx": 96, "rsi": 104,
@@ -66,8 +72,8 @@ PT_REGS_OFFSETS: dict[str, dict[str, int]] = {
     "aarch64": {**{f"x{i}": 8 * i for i in range(31)}, "sp": 248, "pc": 256},
 }
 _X86_NAMES = _x86_registers()
-_ARM64_NAMES = {**{f"x{i}": f"x{i}" for i in range(31)}, **{f"w{i}": f"x{i}" for i in range(31)},
-                "sp": "sp", "wsp": "sp"}
+_ARM64_NAMES = {**{f"x{i}": (f"x{i}", 0) for i in range(31)},
+                **{f"w{i}": (f"x{i}", 0) for i in range(31)}, "sp": ("sp", 0), "wsp": ("sp", 0)}
 _MACHINES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
 
 
@@ -76,10 +82,13 @@ class UsdtArg(Record):
     """One argument of a probe site, from its spec token (``"-4@8(%rbp)"``).
 
     ``kind`` is ``"const"`` (the value is ``value``), ``"reg"`` (the value is
-    in register ``reg``) or ``"mem"`` (at address ``reg + value``, or
-    ``symbol + value`` for a ``symbol(%rip)`` operand, ``reg`` then being
-    ``"rip"``).  ``size`` is 1, 2, 4 or 8 bytes; ``signed`` says how the value
-    widens.  ``reg`` is the full register (``"rax"`` for ``%eax``).
+    bits ``shift``.. of register ``reg``: ``shift`` is 8 for ``%ah``) or
+    ``"mem"``: at address ``reg + index * scale + value``, where ``reg`` is
+    ``""`` when the operand has no base register and ``scale`` 0 when it has
+    no index register, and ``symbol``'s address is added when the
+    displacement names one (``g(%rip)``, ``arr(,%rax,8)``).  ``size`` is 1,
+    2, 4 or 8 bytes; ``signed`` says how the value widens.  Registers are
+    named by their full register (``"rax"`` for ``%eax``).
     """
 
     text: str
@@ -89,6 +98,9 @@ class UsdtArg(Record):
     reg: str = ""
     value: int = 0
     symbol: str = ""
+    index: str = ""
+    scale: int = 0
+    shift: int = 0
 
     def extend(self, raw: int) -> int:
         """``raw`` cut to ``size`` bytes, then sign- or zero-extended (as a Python int)."""
@@ -105,18 +117,29 @@ _SIZE = re.compile(r"(-?)(\d+)@(.+)\Z", re.S)
 _NUM = r"[-+]?(?:0[xX][0-9a-fA-F]+|\d+)"
 _X86_CONST = re.compile(rf"\$({_NUM})\Z")
 _X86_REG = re.compile(r"%(\w+)\Z")
-_X86_MEM = re.compile(r"([^()]*)\(%(\w+)\)\Z")
+# disp(%base,%index,scale), each part optional: (%rax), 8(%rax,%rdx,4), arr(,%rax,8)
+_X86_MEM = re.compile(r"([^()]*)\((?:%(\w+))?(?:,(?:%(\w+))?(?:,(\w+))?)?\)\Z")
 _X86_DISP = re.compile(rf"(?:([A-Za-z_.$][\w.$@]*)\s*)?({_NUM})?\Z")
 _ARM64_MEM = re.compile(rf"\[\s*(\w+)\s*(?:,\s*#?({_NUM})\s*)?\]\Z")
 _ARM64_CONST = re.compile(rf"#?({_NUM})\Z")
 _ARM64_REG = re.compile(r"(\w+)\Z")
+# %riz/%eiz: the assembler's name for "no index register" (0(%rax,%riz,1))
+_NO_INDEX = ("riz", "eiz")
 
 
-def _register(names: dict[str, str], name: str, token: str) -> str:
+def _register(names: dict[str, tuple[str, int]], name: str, token: str) -> tuple[str, int]:
     reg = names.get(name.lower())
     if reg is None:
         raise ValueError(f"{token!r}: register {name!r} is not supported "
-                         f"(known: {', '.join(sorted(set(names.values())))})")
+                         f"(known: {', '.join(sorted({r for r, _ in names.values()}))})")
+    return reg
+
+
+def _address_register(name: str, token: str) -> str:
+    """A base or index register: a whole one (``%ah`` cannot address memory)."""
+    reg, shift = _register(_X86_NAMES, name, token)
+    if shift:
+        raise ValueError(f"{token!r}: %{name} cannot be a base or index register")
     return reg
 
 
@@ -126,37 +149,49 @@ def _operand_x86(token: str, size: int, signed: bool, op: str) -> UsdtArg:
         return UsdtArg(token, size, signed, "const", value=_int(m.group(1)))
     m = _X86_REG.match(op)
     if m:
-        return UsdtArg(token, size, signed, "reg", _register(_X86_NAMES, m.group(1), token))
+        reg, shift = _register(_X86_NAMES, m.group(1), token)
+        return UsdtArg(token, size, signed, "reg", reg, shift=shift)
     m = _X86_MEM.match(op)
     if not m:
-        why = "an index register (base,index,scale) is not supported" if "," in op else \
-            "expected $imm, %reg, off(%reg) or symbol(%rip)"
-        raise ValueError(f"{token!r}: {why}")
-    reg = _register(_X86_NAMES, m.group(2), token)
-    disp = _X86_DISP.match(m.group(1).strip())
+        raise ValueError(f"{token!r}: expected $imm, %reg, disp(%base), disp(%base,%index,scale) "
+                         "or symbol(%rip)")
+    disp_text, base_name, index_name, scale_text = m.groups()
+    base = _address_register(base_name, token) if base_name else ""
+    index = ""
+    if index_name and index_name.lower() not in _NO_INDEX:
+        index = _address_register(index_name, token)
+        if index in ("rsp", "rip"):
+            raise ValueError(f"{token!r}: %{index_name} cannot be an index register")
+        if base == "rip":
+            raise ValueError(f"{token!r}: a %rip-relative operand has no index register")
+    scale = _int(scale_text) if scale_text else 1
+    if scale not in (1, 2, 4, 8):
+        raise ValueError(f"{token!r}: scale {scale_text} is not 1, 2, 4 or 8")
+    disp = _X86_DISP.match(disp_text.strip())
     if disp is None:
-        raise ValueError(f"{token!r}: cannot read the displacement {m.group(1)!r}")
+        raise ValueError(f"{token!r}: cannot read the displacement {disp_text!r}")
     symbol, number = disp.group(1) or "", disp.group(2)
-    if symbol and reg != "rip":
-        raise ValueError(f"{token!r}: a symbol relative to %{m.group(2)} is not supported "
-                         "(only symbol(%rip))")
-    if reg == "rip" and not symbol:
+    if not base and not index and not symbol:
+        raise ValueError(f"{token!r}: a memory operand without registers or symbol")
+    if base == "rip" and not symbol:
         raise ValueError(f"{token!r}: a numeric %rip offset depends on the instruction "
                          "length, which the note does not record")
-    return UsdtArg(token, size, signed, "mem", reg, _int(number) if number else 0, symbol)
+    return UsdtArg(token, size, signed, "mem", base, _int(number) if number else 0, symbol,
+                   index, scale if index else 0)
 
 
 def _operand_arm64(token: str, size: int, signed: bool, op: str) -> UsdtArg:
     m = _ARM64_MEM.match(op)
     if m:
-        reg = _register(_ARM64_NAMES, m.group(1), token)
+        reg, _ = _register(_ARM64_NAMES, m.group(1), token)
         return UsdtArg(token, size, signed, "mem", reg, _int(m.group(2) or "0"))
     m = _ARM64_CONST.match(op)
     if m:
         return UsdtArg(token, size, signed, "const", value=_int(m.group(1)))
     m = _ARM64_REG.match(op)
     if m:
-        return UsdtArg(token, size, signed, "reg", _register(_ARM64_NAMES, m.group(1), token))
+        reg, _ = _register(_ARM64_NAMES, m.group(1), token)
+        return UsdtArg(token, size, signed, "reg", reg)
     raise ValueError(f"{token!r}: expected a constant, a register, [reg] or [reg, off]")
 
 
@@ -260,6 +295,14 @@ def probes(path: str) -> list[UsdtProbe]:
     return result
 
 
+def _position_dependent(path: str) -> bool:
+    """Whether ``path`` is an ``ET_EXEC`` file: loaded at the addresses it was linked for."""
+    from elftools.elf.elffile import ELFFile
+
+    with open(path, "rb") as f:
+        return bool(ELFFile(f).header["e_type"] == "ET_EXEC")
+
+
 def _symbol_addresses(path: str) -> dict[str, int]:
     """Every defined symbol of ``path`` (data too: ``symbol(%rip)`` operands name globals)."""
     from elftools.elf.elffile import ELFFile
@@ -318,11 +361,13 @@ def _site_cookies(prog_fd: int, path: str, sites: list[UsdtProbe],
                 raise ValueError(f"no symbol {name!r} in {path} (stripped?)")
             return symbols[name]
 
+        position_dependent = _position_dependent(path)
         specs = []
         for site in sites:
             try:
                 specs.append(encode(site.arguments(machine), machine, site_address=site.address,
-                                    symbol_address=symbol_address))
+                                    symbol_address=symbol_address,
+                                    position_dependent=position_dependent))
             except ValueError as e:
                 raise attach_error(
                     f"cannot decode the arguments of {label} at {site.address:#x} "

@@ -35,18 +35,27 @@ __all__ = ["UsdtSpec", "SPECS", "MAX_SPECS", "read_arg", "encode", "SpecSlots", 
 MAX_SPECS = 1024
 SPEC_MAP_NAME = "__usdt_specs"
 
-# UsdtSpec.kind values; 0 marks an argument the site does not have
-_CONST, _REG, _MEM = 1, 2, 3
+# UsdtSpec.kind values; 0 marks an argument the site does not have.  _MEM: at
+# base + index * scale + value; _ADDR: at index * scale + value (no base register).
+_CONST, _REG, _MEM, _ADDR = 1, 2, 3, 4
 
 
 class UsdtSpec(Struct):
-    """How to find each argument of one probe site (arrays indexed by argument number)."""
+    """How to find each argument of one probe site (arrays indexed by argument number).
+
+    The fields after ``signed`` were added for index operands and high-byte
+    registers; zero there means neither, so the fields before keep their
+    layout and meaning.
+    """
 
     value: i64[MAX_ARGS]  # the constant (already extended), or the memory displacement
-    reg: u16[MAX_ARGS]  # byte offset of the register in struct pt_regs
-    kind: u8[MAX_ARGS]  # _CONST, _REG, _MEM; 0: no such argument
+    reg: u16[MAX_ARGS]  # byte offset of the (base) register in struct pt_regs
+    kind: u8[MAX_ARGS]  # _CONST, _REG, _MEM, _ADDR; 0: no such argument
     size: u8[MAX_ARGS]  # 1, 2, 4 or 8 bytes
     signed: u8[MAX_ARGS]
+    index: u16[MAX_ARGS]  # byte offset of the index register in struct pt_regs
+    scale: u8[MAX_ARGS]  # 1, 2, 4 or 8; 0: no index register
+    shift: u8[MAX_ARGS]  # the value is register >> shift (8 for %ah..%dh)
 
 
 SPECS = ArrayMap(UsdtSpec, max_entries=MAX_SPECS, name=SPEC_MAP_NAME)
@@ -64,15 +73,21 @@ def read_arg(ctx, n):  # type: ignore[no-untyped-def]
     kind = spec.kind[n]
     if kind == _CONST:
         return u64(spec.value[n])
-    if kind != _REG and kind != _MEM:
+    if kind != _REG and kind != _MEM and kind != _ADDR:
         return u64(0)
     reg = u64[1]()
-    bpf.probe_read_kernel(reg, u64(ctx) + spec.reg[n])
-    raw = reg[0]
+    raw = u64(0)
+    if kind != _ADDR:
+        bpf.probe_read_kernel(reg, u64(ctx) + spec.reg[n])
+        raw = reg[0] >> (spec.shift[n] & 63)
     size = spec.size[n]
-    if kind == _MEM:
-        # exactly `size` bytes: a wider read could run past the end of a mapping
+    if kind != _REG:
         addr = raw + u64(spec.value[n])
+        scale = spec.scale[n]
+        if scale != 0:
+            bpf.probe_read_kernel(reg, u64(ctx) + spec.index[n])
+            addr += reg[0] * scale
+        # exactly `size` bytes: a wider read could run past the end of a mapping
         if size == 1:
             b1 = u8[1]()
             bpf.probe_read_user(b1, addr)
@@ -98,34 +113,45 @@ def read_arg(ctx, n):  # type: ignore[no-untyped-def]
 
 
 def encode(args: Sequence[UsdtArg], machine: str, *, site_address: int = 0,
-           symbol_address: Callable[[str], int] | None = None) -> UsdtSpec:
+           symbol_address: Callable[[str], int] | None = None,
+           position_dependent: bool = False) -> UsdtSpec:
     """The :class:`UsdtSpec` of one site's parsed arguments.
 
     A ``symbol(%rip)`` operand becomes a memory operand relative to the
     instruction pointer, which at the probe is the site's runtime address:
     ``symbol_address(symbol) - site_address`` is then the displacement, the
-    same whatever address the file is loaded at.
+    same whatever address the file is loaded at.  A symbol with another base
+    register or none (``arr(,%rax,8)``) is an absolute address, which only a
+    ``position_dependent`` file (``ET_EXEC``: loaded where it was linked) can
+    hold; in any other file it is refused.
     """
     regs = PT_REGS_OFFSETS[machine]
-    n = len(args)
-    pad = [0] * (MAX_ARGS - n)
-    value, reg, kind = [], [], []
+    fields: dict[str, list[int]] = {f: [] for f in ("value", "reg", "kind", "size", "signed",
+                                                     "index", "scale", "shift")}
     for a in args:
+        value, reg, index = a.value, 0, 0
         if a.kind == "const":
-            value.append(a.extend(a.value))
-            reg.append(0)
-            kind.append(_CONST)
-            continue
-        disp = a.value
+            value, kind = a.extend(a.value), _CONST
+        else:
+            kind = _REG if a.kind == "reg" else _MEM if a.reg else _ADDR
+            reg = regs[a.reg] if a.reg else 0
+            index = regs[a.index] if a.index else 0
         if a.symbol:
             if symbol_address is None:
                 raise ValueError(f"{a.text!r}: no symbol table to resolve {a.symbol!r}")
-            disp += symbol_address(a.symbol) - site_address
-        value.append(disp)
-        reg.append(regs[a.reg])
-        kind.append(_REG if a.kind == "reg" else _MEM)
-    return UsdtSpec(value=value + pad, reg=reg + pad, kind=kind + pad,
-                    size=[a.size for a in args] + pad, signed=[int(a.signed) for a in args] + pad)
+            if a.reg == "rip":
+                value += symbol_address(a.symbol) - site_address
+            elif position_dependent:
+                value += symbol_address(a.symbol)
+            else:
+                raise ValueError(f"{a.text!r}: the absolute address of {a.symbol!r} in a "
+                                 "position-independent file depends on where it is loaded")
+        for name, v in (("value", value), ("reg", reg), ("kind", kind), ("size", a.size),
+                        ("signed", int(a.signed)), ("index", index), ("scale", a.scale),
+                        ("shift", a.shift)):
+            fields[name].append(v)
+    pad = [0] * (MAX_ARGS - len(args))
+    return UsdtSpec(**{name: values + pad for name, values in fields.items()})
 
 
 class SpecSlots:

@@ -2,7 +2,9 @@
 
 Notes read, hits counted at every site; arguments (ctx.arg) decoded exactly
 from register, stack, global and constant operands at -O0 and -O2, across
-sites whose specs differ; semaphore-guarded probes raised while attached.
+sites whose specs differ, from index operands (base + index * scale +
+displacement, with or without a base) and high-byte registers;
+semaphore-guarded probes raised while attached.
 """
 
 from __future__ import annotations
@@ -322,13 +324,14 @@ def test_reading_past_the_last_argument_is_a_compile_error(args_target: tuple[st
 
 @pytest.fixture(scope="module")
 def bad_spec_target(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The -O2 build with one site's `-2@g_step(%rip)` rewritten to an indexed operand."""
-    exe = Path(build(tmp_path_factory, DATA / "usdt_args.c", "-O2"))
+    """The -O2 PIE build with one site's `-2@g_step(%rip)` rewritten to `-2@g_step(%rax)`:
+    an absolute symbol address, which a position-independent file cannot hold."""
+    exe = Path(build(tmp_path_factory, DATA / "usdt_args.c", "-O2", "-fpie", "-pie"))
     data = exe.read_bytes()
     if b"-2@g_step(%rip)" not in data:
         pytest.skip("this gcc did not put g_step in a %rip operand")
     bad = exe.with_name("usdt_args_bad")
-    bad.write_bytes(data.replace(b"-2@g_step(%rip)", b"-2@8(%rax,%rdx)", 1))
+    bad.write_bytes(data.replace(b"-2@g_step(%rip)", b"-2@g_step(%rax)", 1))
     bad.chmod(0o755)
     return str(bad)
 
@@ -350,8 +353,8 @@ def test_unparsable_spec_is_refused_naming_probe_and_spec(bad_spec_target: str) 
         with pytest.raises(bpf.AttachError) as info:
             reads_args.attach()
         text = str(info.value)
-        assert "pyebpf_args:sites" in text and "-2@8(%rax,%rdx)" in text
-        assert "index register" in text
+        assert "pyebpf_args:sites" in text and "-2@g_step(%rax)" in text
+        assert "position-independent" in text and "@bpf.uprobe at the site" in text
         # nothing half-attached: the other site's slot was not kept
         assert usdt_args.SpecSlots.in_use(map_id(usdt_args.SPECS.fd)) == 0
         # a program that reads no arguments does not need the spec
@@ -361,6 +364,96 @@ def test_unparsable_spec_is_refused_naming_probe_and_spec(bad_spec_target: str) 
     finally:
         reads_args.close()
         counts_only.close()
+
+
+# --------------------------------------------------------------------------- index operands
+
+
+@pytest.fixture(scope="module", params=["pie", "no-pie"])
+def index_target(request: pytest.FixtureRequest,
+                 tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    flags = ["-fpie", "-pie"] if request.param == "pie" else ["-fno-pie", "-no-pie"]
+    return build(tmp_path_factory, DATA / "usdt_index.c", "-O2", *flags), request.param
+
+
+class IdxEvent(bpf.Struct):
+    tag: u32  # 1: natural, 2: explicit
+    vals: u64[9]
+
+
+idx_events = bpf.RingBuf(1 << 16, event=IdxEvent)
+
+
+def natural_expected(i: int) -> list[int]:
+    j = N - 1 - i
+    return [i, -7 * i - 1, 1000 * j - 5000, 100 * i + j - 50]
+
+
+def explicit_expected(i: int) -> list[int]:
+    return [0x10 + i, i - 16, 0x80 + i, 127 - i, 0x77,  # %ah %bh %ch %dh, then %al
+            -7 * (2 + i) - 1,  # -16(&arr[4], i, 8): arr[2 + i]
+            -1000 * (3 + i) + 7,  # 6(half, i, 2): half[3 + i]
+            -7 * i - 1,  # (, &arr[i], 1): no base register
+            (1000 * i - 5000) & 0xFFFF_FFFF]  # 4@(iarr, i, 4), unsigned
+
+
+def test_index_operands_and_high_bytes_are_decoded(index_target: tuple[str, str]) -> None:
+    exe, kind = index_target
+    natural_spec, explicit_spec = (readelf_specs(exe)[n] for n in ("natural", "explicit"))
+    # gcc -O2 addresses the arrays as index operands by itself: base + index, or, in a
+    # position-dependent executable, symbol + index with no base register
+    assert natural_spec == (["-8@%rdi -8@arr(,%rdi,8) -4@iarr(,%rsi,4) -4@ss+8(,%rax,4)"]
+                            if kind == "no-pie" else natural_spec)
+    (natural_site,) = [p for p in sdt.probes(exe) if p.name == "natural"]
+    args = natural_site.arguments()
+    assert [a.kind for a in args] == ["reg", "mem", "mem", "mem"]
+    assert all(a.index and a.scale in (4, 8) for a in args[1:])
+    assert all((a.reg == "") == (kind == "no-pie") for a in args[1:])
+    assert explicit_spec[0].startswith("1@%ah -1@%bh 1@%ch -1@%dh 1@%al -8@-16(%")
+
+    @bpf.usdt(exe, "pyebpf_idx", "natural")
+    def on_natural(ctx) -> int:
+        e = idx_events.reserve()
+        if e is None:
+            return 0
+        e.tag = 1
+        e.vals[0] = u64(ctx.arg(0))
+        e.vals[1] = u64(ctx.arg(1))
+        e.vals[2] = u64(ctx.arg(2))
+        e.vals[3] = u64(ctx.arg(3))
+        idx_events.submit(e)
+        return 0
+
+    @bpf.usdt(exe, "pyebpf_idx", "explicit")
+    def on_explicit(ctx) -> int:
+        e = idx_events.reserve()
+        if e is None:
+            return 0
+        e.tag = 2
+        e.vals[0] = u64(ctx.arg(0))
+        e.vals[1] = u64(ctx.arg(1))
+        e.vals[2] = u64(ctx.arg(2))
+        e.vals[3] = u64(ctx.arg(3))
+        e.vals[4] = u64(ctx.arg(4))
+        e.vals[5] = u64(ctx.arg(5))
+        e.vals[6] = u64(ctx.arg(6))
+        e.vals[7] = u64(ctx.arg(7))
+        e.vals[8] = u64(ctx.arg(8))
+        idx_events.submit(e)
+        return 0
+
+    try:
+        with on_natural.attach(), on_explicit.attach():
+            done = subprocess.run([exe, str(N)], capture_output=True, text=True, check=True)
+            got = list(idx_events.poll(timeout=1.0))
+        assert done.stdout.strip() == str(sum(-7 * i - 1 for i in range(N)))
+        assert [list(e.vals[:4]) for e in got if e.tag == 1] == [
+            [v & MASK for v in natural_expected(i)] for i in range(N)]
+        assert [list(e.vals) for e in got if e.tag == 2] == [
+            [v & MASK for v in explicit_expected(i)] for i in range(N)]
+    finally:
+        on_natural.close()
+        on_explicit.close()
 
 
 # --------------------------------------------------------------------------- semaphores

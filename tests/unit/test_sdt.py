@@ -40,6 +40,36 @@ def test_x86_symbol_operands_are_rip_relative() -> None:
     ]
 
 
+def test_x86_index_operands() -> None:
+    spec = ("8@(%rax,%rdx,4) -4@16(%rbx,%rcx,8) 8@sym(,%rax,8) -4@ss+8(,%r8,4) 2@(%rsi,%r9) "
+            "1@-0x10(%r12,%r13d,2) 8@(,%rdi) 8@0(%rax,%riz,1) 4@arr(%rbx,%rcx,8)")
+    assert [(a.kind, a.size, a.signed, a.reg, a.value, a.symbol, a.index, a.scale)
+            for a in sdt.parse_args(spec, "x86_64")] == [
+        ("mem", 8, False, "rax", 0, "", "rdx", 4),
+        ("mem", 4, True, "rbx", 16, "", "rcx", 8),
+        ("mem", 8, False, "", 0, "sym", "rax", 8),  # no base register
+        ("mem", 4, True, "", 8, "ss", "r8", 4),
+        ("mem", 2, False, "rsi", 0, "", "r9", 1),  # scale 1 when omitted
+        ("mem", 1, False, "r12", -16, "", "r13", 2),
+        ("mem", 8, False, "", 0, "", "rdi", 1),
+        ("mem", 8, False, "rax", 0, "", "", 0),  # %riz: no index
+        ("mem", 4, False, "rbx", 0, "arr", "rcx", 8),
+    ]
+    assert all(a.scale == 0 and a.index == "" for a in sdt.parse_args("8@-16(%rbp) 8@g(%rip)",
+                                                                      "x86_64"))
+
+
+@pytest.mark.parametrize(("name", "reg"), [("ah", "rax"), ("bh", "rbx"), ("ch", "rcx"),
+                                           ("dh", "rdx")])
+def test_x86_high_byte_registers_are_bits_8_to_15(name: str, reg: str) -> None:
+    (arg,) = sdt.parse_args(f"-1@%{name}", "x86_64")
+    assert (arg.kind, arg.reg, arg.shift) == ("reg", reg, 8)
+    (low,) = sdt.parse_args(f"-1@%{name[0]}l", "x86_64")
+    assert (low.reg, low.shift) == (reg, 0)
+    spec = usdt_args.encode([arg], "x86_64")
+    assert (spec.kind[0], spec.reg[0], spec.shift[0], spec.size[0]) == (2, X86[reg], 8, 1)
+
+
 @pytest.mark.parametrize(("name", "reg"), [
     ("rax", "rax"), ("eax", "rax"), ("ax", "rax"), ("al", "rax"), ("cl", "rcx"),
     ("sil", "rsi"), ("dil", "rdi"), ("bpl", "rbp"), ("spl", "rsp"), ("esp", "rsp"),
@@ -74,13 +104,18 @@ def test_arm64_operand_kinds() -> None:
 
 
 @pytest.mark.parametrize(("spec", "machine", "message"), [
-    ("4@(%rax,%rbx,4)", "x86_64", "'4@(%rax,%rbx,4)': an index register"),
     ("3@%eax", "x86_64", "size 3 is not 1, 2, 4 or 8"),
     ("%eax", "x86_64", "expected SIZE@OPERAND"),
-    ("4@%ah", "x86_64", "register 'ah' is not supported"),
+    ("4@%xmm0", "x86_64", "register 'xmm0' is not supported"),
     ("4@8(%rip)", "x86_64", "numeric %rip offset"),
-    ("4@foo(%rax)", "x86_64", "only symbol(%rip)"),
-    ("4@%fs:8", "x86_64", "expected $imm, %reg"),
+    ("4@%fs:8", "x86_64", "expected $imm, %reg, disp(%base), disp(%base,%index,scale)"),
+    ("4@(%rax,%rbx,3)", "x86_64", "scale 3 is not 1, 2, 4 or 8"),
+    ("4@(%rax,%rsp,2)", "x86_64", "%rsp cannot be an index register"),
+    ("4@g(%rip,%rax,2)", "x86_64", "a %rip-relative operand has no index register"),
+    ("4@(%ah)", "x86_64", "%ah cannot be a base or index register"),
+    ("4@8(,%bh,2)", "x86_64", "%bh cannot be a base or index register"),
+    ("4@8()", "x86_64", "a memory operand without registers or symbol"),
+    ("4@(%rax,%rbx,4", "x86_64", "expected $imm, %reg"),
     ("4@[x31]", "aarch64", "register 'x31' is not supported"),
     ("4@{x0}", "aarch64", "expected a constant, a register"),
     ("4@r0", "riscv64", "specs of riscv64 are not understood"),
@@ -114,6 +149,47 @@ def test_encode_registers_memory_constants_symbols() -> None:
     assert list(spec.value[:4]) == [0, -16, 0xFFFF_FFFF, 0x3010]
     assert list(spec.size[:4]) == [4, 8, 4, 2] and list(spec.signed[:4]) == [1, 0, 0, 1]
     assert len(bytes(spec)) == usdt_args.UsdtSpec.__bpf_type__.size
+
+
+def test_encode_index_operands() -> None:
+    args = sdt.parse_args("8@(%rax,%rdx,4) -4@-16(%rbx,%rcx,8) 8@(,%rdi,1) 2@(%rsi,%riz,1)",
+                          "x86_64")
+    spec = usdt_args.encode(args, "x86_64")
+    # base + index * scale (3), or no base register (4); %riz is a plain base operand
+    assert list(spec.kind[:5]) == [3, 3, 4, 3, 0]
+    assert list(spec.reg[:4]) == [X86["rax"], X86["rbx"], 0, X86["rsi"]]
+    assert list(spec.index[:4]) == [X86["rdx"], X86["rcx"], X86["rdi"], 0]
+    assert list(spec.scale[:4]) == [4, 8, 1, 0] and list(spec.value[:4]) == [0, -16, 0, 0]
+    assert list(spec.size[:4]) == [8, 4, 8, 2] and list(spec.signed[:4]) == [0, 1, 0, 0]
+
+
+def test_absolute_symbols_need_a_position_dependent_file() -> None:
+    args = sdt.parse_args("8@arr(,%rdi,8) -4@ss+8(,%rax,4) 4@m-4(%rbx,%rcx,8) -2@g(%rip)",
+                          "x86_64")
+    symbols = {"arr": 0x404040, "ss": 0x404100, "m": 0x405000, "g": 0x404010}.__getitem__
+    spec = usdt_args.encode(args, "x86_64", site_address=0x401000, symbol_address=symbols,
+                            position_dependent=True)
+    assert list(spec.kind[:4]) == [4, 4, 3, 3]
+    # absolute symbols are their address; %rip ones stay relative to the site
+    assert list(spec.value[:4]) == [0x404040, 0x404108, 0x404FFC, 0x3010]
+    assert list(spec.index[:4]) == [X86["rdi"], X86["rax"], X86["rcx"], 0]
+    with pytest.raises(ValueError, match=re.escape(
+            "'8@arr(,%rdi,8)': the absolute address of 'arr' in a position-independent file")):
+        usdt_args.encode(args, "x86_64", site_address=0x1000, symbol_address=symbols)
+    # %rip-relative symbols need no absolute address
+    assert usdt_args.encode(args[3:], "x86_64", site_address=0x1000,
+                            symbol_address=symbols).value[0] == 0x404010 - 0x1000
+
+
+def test_spec_layout_keeps_the_fields_older_specs_use() -> None:
+    """The fields before `index` keep their offsets; a spec without index operands or high
+    bytes has zeros after them, which the decoder reads as "neither"."""
+    layout = {f.name: f.offset for f in usdt_args.UsdtSpec.__bpf_type__.fields}
+    assert layout == {"value": 0, "reg": 96, "kind": 120, "size": 132, "signed": 144,
+                      "index": 156, "scale": 180, "shift": 192}
+    old_style = usdt_args.encode(sdt.parse_args("-4@%r9d 8@-16(%rbp) 4@$-1", "x86_64"),
+                                 "x86_64")
+    assert bytes(old_style)[156:] == bytes(208 - 156)
 
 
 def test_encode_arm64_offsets() -> None:
