@@ -15,6 +15,9 @@ reads the register (from ``pt_regs``), the memory operand or the constant the
 slot describes.  Sites of one probe may have different specs (inlined
 copies), which is why the spec is looked up per site at run time.
 
+The program of an attached probe cannot be replaced in place
+(:meth:`UsdtLink.update` says so): detach and attach the new one.
+
 A probe guarded by a semaphore is attached with the semaphore's file offset
 as the uprobe's reference counter (``ref_ctr_offset``), so the kernel
 increments the semaphore in every process the uprobe applies to while it is
@@ -30,10 +33,11 @@ import struct
 from typing import Any
 
 from ._record import Record, record
+from .links import Link
 from .tracefs import attach_error
 
-__all__ = ["UsdtProbe", "UsdtArg", "probes", "parse_args", "attach_usdt", "MAX_ARGS",
-           "PT_REGS_OFFSETS"]
+__all__ = ["UsdtProbe", "UsdtArg", "UsdtLink", "probes", "parse_args", "attach_usdt",
+           "MAX_ARGS", "PT_REGS_OFFSETS"]
 
 _NT_STAPSDT = 3  # the note type <sys/sdt.h> emits, owner "stapsdt"
 _NOTE = struct.Struct("<III")  # namesz, descsz, type
@@ -386,18 +390,36 @@ def _site_cookies(prog_fd: int, path: str, sites: list[UsdtProbe],
         syscalls.close(map_fd)
 
 
+class UsdtLink(Link):
+    """The uprobes of every site of one USDT probe (``links``), detached together."""
+
+    def update(self, new_prog: Any) -> None:
+        """Refused: the sites' uprobes are perf-event links, which the kernel cannot update.
+
+        (``bpf_perf_link_lops`` in kernel/bpf/syscall.c has no ``update_prog``; and a
+        new program that reads arguments would need spec slots in the cookies, which
+        are fixed when the uprobes are opened.)  Attach the new program, then close
+        this link: no event is missed, and both run for the events in between.
+        """
+        raise attach_error(
+            f"cannot replace the program of {self.target} in place: its "
+            f"{len(self.links)} site(s) are uprobes attached as perf events, which the "
+            "kernel cannot update; attach the new program, then close this link",
+            errno.EOPNOTSUPP, "BPF_LINK_UPDATE")
+
+
 def attach_usdt(prog: Any, binary: str, provider: str, name: str, *,
                 pid: int | None = None) -> Any:
     """Attach ``prog`` as a uprobe at every site of USDT probe ``provider:name`` in ``binary``.
 
-    Returns one Link owning a uprobe per site.  When the program reads
+    Returns one :class:`UsdtLink` owning a uprobe per site.  When the program reads
     arguments (``ctx.arg(n)``), each site's spec is placed in a slot of the
     spec map (:mod:`pyebpf.usdt_args`) and the site's uprobe carries the
     slot as its cookie.  A semaphore-guarded probe's uprobes carry the
     semaphore's file offset as reference counter, so the kernel raises the
     semaphore while they exist.
     """
-    from .links import Link, _fd_of
+    from .links import _fd_of
     from .symbols import elf_symbols, find_binary
     from .uprobes import attach_uprobe
 
@@ -423,5 +445,5 @@ def attach_usdt(prog: Any, binary: str, provider: str, name: str, *,
         if release is not None:
             release()
         raise
-    return Link(None, kind="usdt", target=label, prog_fd=prog_fd, children=children,
-                cleanup=release)
+    return UsdtLink(None, kind="usdt", target=label, prog_fd=prog_fd, children=children,
+                    cleanup=release)

@@ -366,6 +366,42 @@ def test_unparsable_spec_is_refused_naming_probe_and_spec(bad_spec_target: str) 
         counts_only.close()
 
 
+def test_update_is_refused_clearly_and_attach_then_close_swaps(
+        args_target: tuple[str, str]) -> None:
+    exe, _ = args_target
+    counts = bpf.ArrayMap(u64, max_entries=2)
+
+    @bpf.usdt(exe, "pyebpf_args", "sites")
+    def counts_only(ctx) -> int:
+        counts.increment(0)
+        return 0
+
+    @bpf.usdt(exe, "pyebpf_args", "sites")
+    def sums_args(ctx) -> int:
+        counts.increment(1, u64(ctx.arg(0)) + u64(ctx.arg(2)))
+        return 0
+
+    try:
+        with counts_only.attach() as link:
+            # the sites' perf-event uprobes have no kernel update: refused, naming the probe
+            with pytest.raises(bpf.AttachError) as info:
+                link.update(sums_args)
+            text = str(info.value)
+            assert f"usdt {exe}:pyebpf_args:sites" in text and "in place" in text
+            assert "attach the new program, then close this link" in text
+            subprocess.run([exe, str(N)], capture_output=True, check=True)
+            assert (counts[0], counts[1]) == (2 * N, 0)  # the old program still runs
+            new = sums_args.attach()  # the swap the error describes
+        with new:
+            subprocess.run([exe, str(N)], capture_output=True, check=True)
+        assert counts[0] == 2 * N  # the old one is gone
+        # arguments (i, and g_step = -300) from both inlined copies: i and i + 100
+        assert signed(counts[1]) == sum(i + (i + 100) - 600 for i in range(N))
+    finally:
+        counts_only.close()
+        sums_args.close()
+
+
 # --------------------------------------------------------------------------- index operands
 
 
