@@ -469,9 +469,9 @@ def generate(path: str) -> None:
 
 
 def _digest() -> str:
-    import hashlib
+    from .._digest import sha256
 
-    return hashlib.sha256(CDEF.encode()).hexdigest()[:16]
+    return sha256(CDEF.encode()).hexdigest()[:16]
 
 
 def _load_ffi() -> Any:

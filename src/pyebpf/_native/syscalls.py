@@ -19,12 +19,11 @@ import contextlib
 import errno as _errno
 import functools
 import os
-import platform
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
+from pyebpf._record import Record, record
 from pyebpf.constants import (
     BPF_F_TEST_RUN_ON_CPU,
     PERF_ATTR_FLAG_BITS,
@@ -118,7 +117,7 @@ _LOG_MAX = 64 * 1024 * 1024
 
 
 def _syscall_number(name: str) -> int:
-    machine = platform.machine()
+    machine = os.uname().machine
     try:
         return _SYSCALL_NUMBERS[machine][name]
     except KeyError:
@@ -343,8 +342,8 @@ def map_freeze(fd: int) -> None:
     bpf(Cmd.MAP_FREEZE, _elem_attr(fd, None, None, 0))
 
 
-@dataclass(frozen=True)
-class BatchResult:
+@record
+class BatchResult(Record):
     """One chunk of ``BPF_MAP_LOOKUP_BATCH``: ``count`` packed keys and values.
 
     Pass ``out_batch`` as the next call's ``in_batch``; ``done`` is set when
@@ -573,8 +572,8 @@ def map_delete_batch(fd: int, keys: bytes, count: int) -> int:
 # --- programs -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ProgLoadResult:
+@record
+class ProgLoadResult(Record):
     """A loaded program's fd and whatever verifier log was asked for."""
 
     fd: int
@@ -679,8 +678,8 @@ def prog_load(
         log_size = min(_LOG_MAX, max(log_size * 2, true_size + 1))
 
 
-@dataclass(frozen=True)
-class TestRunResult:
+@record
+class TestRunResult(Record):
     """What ``BPF_PROG_TEST_RUN`` returned: the program's return value (the
     kernel's ``__u32``), output packet/context and the average duration per
     run in nanoseconds."""
