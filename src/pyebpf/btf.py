@@ -1103,8 +1103,9 @@ def _essential_name(name: str) -> str:
 def core_relocate(local: BTF, relo: CoreRelo, target: BTF) -> int | None:
     """The value a CO-RE relocation takes on ``target`` (usually kernel BTF).
 
-    Handles field byte offset / byte size / exists / signed, type exists /
-    size / local and target id, and enum value exists / value.  Returns
+    Handles the field kinds (byte offset, byte size, exists, signed, lshift_u64,
+    rshift_u64, bitfields included), type exists / size / local and target id,
+    and enum value exists / value.  Returns
     ``None`` when the field or type does not exist in ``target`` (the loader
     then poisons the instruction, as libbpf does), except for the ``*_EXISTS``
     kinds which return 0.  Candidates are matched by essential name and kind;
@@ -1146,10 +1147,11 @@ def _core_value(local: BTF, relo: CoreRelo, local_type: Type, target: BTF,
     # are member (struct/union) or element (array) indexes.
     bits = access[0] * target.size_of(cand.id) * 8
     local_id, target_id = local_type.id, cand.id
-    member_type = target_id
+    member_type, bit_size = target_id, 0
     for index in access[1:]:
         lt = local.resolved(local_id)
         tt = target.resolved(target_id)
+        bit_size = 0
         if isinstance(lt, Array):
             if not isinstance(tt, Array):
                 return None
@@ -1165,15 +1167,46 @@ def _core_value(local: BTF, relo: CoreRelo, local_type: Type, target: BTF,
             return None
         member, offset = found
         bits += offset
+        bit_size = member.bitfield_size
         local_id, target_id = local_member.type, member.type
         member_type = target_id
+    return _field_value(kind, target, member_type, bits, bit_size)
+
+
+def _field_value(kind: int, target: BTF, member_type: int, bit_off: int,
+                 bit_size: int) -> int | None:
+    """A field relocation's value for the member of type ``member_type`` at ``bit_off``
+    (``bit_size`` bits wide when it is a bitfield), as libbpf's ``bpf_core_calc_field_relo``
+    computes it.  A bitfield's storage is the smallest naturally aligned 1, 2, 4 or 8
+    bytes, at least its type's size, holding its bits; LSHIFT_U64 and RSHIFT_U64 shift
+    those bytes, loaded into the low end of a u64 (little-endian), so that the field's bits
+    end up at the top and then at the bottom: ``value = (storage << lshift) >> rshift``.
+    """
+    mt = target.resolved(member_type)
     if kind == CORE_FIELD_EXISTS:
         return 1
-    if kind == CORE_FIELD_BYTE_OFFSET:
-        return bits // 8
-    if kind == CORE_FIELD_BYTE_SIZE:
-        return target.size_of(member_type)
     if kind == CORE_FIELD_SIGNED:
-        mt = target.resolved(member_type)
-        return int(isinstance(mt, Int) and mt.signed or isinstance(mt, Enum) and mt.signed)
+        return int(isinstance(mt, (Int, Enum)) and mt.signed)
+    byte_size = target.size_of(member_type)
+    if not bit_size and isinstance(mt, Int) and mt.bits != mt.size * 8:
+        # The older bitfield encoding (struct kind_flag 0): the bits are in the INT type.
+        bit_size, bit_off = mt.bits, bit_off + mt.bit_offset
+    if bit_size:
+        byte_off = bit_off // 8 // byte_size * byte_size
+        while bit_off + bit_size - byte_off * 8 > byte_size * 8:
+            if byte_size >= 8:
+                raise BTFError(f"a {bit_size}-bit bitfield at bit {bit_off} cannot be read "
+                               "with one 8-byte load")
+            byte_size *= 2
+            byte_off = bit_off // 8 // byte_size * byte_size
+    else:
+        byte_off, bit_size = bit_off // 8, byte_size * 8
+    if kind == CORE_FIELD_BYTE_OFFSET:
+        return byte_off
+    if kind == CORE_FIELD_BYTE_SIZE:
+        return byte_size
+    if kind == CORE_FIELD_LSHIFT_U64:
+        return 64 - (bit_off + bit_size - byte_off * 8)
+    if kind == CORE_FIELD_RSHIFT_U64:
+        return 64 - bit_size
     return None

@@ -13,10 +13,10 @@ also reads the right fields on a kernel laid out differently.  A
 for fields; members resolve lazily (typedefs followed; integers, enums,
 pointers, arrays, nested and anonymous structs and unions, bitfields).
 
-A bitfield (``icsk_ca_state:5``) is read as clang does: the smallest aligned
-1, 2, 4 or 8 bytes holding its bits (its *storage unit*) are loaded, then
-shifted and masked (sign-extended for a signed field); see
-:class:`KernelField`.
+A bitfield (``icsk_ca_state:5``) is described by :class:`KernelField` as the
+smallest aligned 1, 2, 4 or 8 bytes holding its bits (its *storage unit*) and
+its place in them; the compiler reads it as clang's ``BPF_CORE_READ_BITFIELD``
+does, with the storage and shifts relocated by the loader.
 """
 
 from __future__ import annotations

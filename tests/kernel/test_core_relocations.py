@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import struct
 import subprocess
 import threading
@@ -21,7 +22,7 @@ import pytest
 
 import pyebpf as bpf
 from pyebpf import btf as B
-from pyebpf import links, u32, u64
+from pyebpf import links, u16, u32, u64
 from pyebpf.elf import read_object
 
 out = bpf.ArrayMap(u64, max_entries=10)  # 3 slots per program; [9]: the tgid to watch
@@ -185,6 +186,182 @@ def test_bpftool_loads_the_same_object(portable_object: Path, bpffs: str) -> Non
         for p in (trusted_p, raw_p, probe_p):
             p.close()
         m.close()
+    finally:
+        shutil.rmtree(progs, ignore_errors=True)
+        shutil.rmtree(maps, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- bitfields
+
+# A synthetic layout whose bitfields sit at other bits, in storage of other sizes, than
+# this kernel's (task_struct's is an unsigned int :1 here, tcp_sock's an unsigned char :4):
+# (struct, size, members as (name, type, bit offset, bitfield bits)).
+FAKE_BITS = [
+    ("sock_common", 64, [("skc_num", "unsigned short", 40 * 8, 0)]),
+    ("task_struct", 256, [("tgid", "int", 16 * 8, 0),
+                          ("sched_reset_on_fork", "unsigned char", 100 * 8 + 5, 1)]),
+    ("sock", 512, [("__sk_common", "sock_common", 0, 0),
+                   ("sk_no_check_tx", "unsigned short", 300 * 8 + 11, 1)]),
+    ("tcp_sock", 1024, [("nonagle", "unsigned int", 600 * 8 + 17, 4)]),
+]
+_INT_TYPES = {"int": (4, B.INT_SIGNED), "unsigned char": (1, 0), "unsigned short": (2, 0),
+              "unsigned int": (4, 0)}
+
+bits = bpf.ArrayMap(u64, max_entries=4)  # [0] trusted, [1] probe-read, [2] runs; [3] tgid
+ports = bpf.HashMap(u16, u64, max_entries=64)  # local port -> sk_no_check_tx | nonagle << 8
+SYN_SENT = 2  # include/net/tcp_states.h: TCP_SYN_SENT
+
+
+@bpf.tracepoint("syscalls/sys_enter_getppid")
+def task_bitfield(ctx) -> int:
+    task = bpf.get_current_task_btf()
+    if u64(task.tgid) != bits.get(3, 0):
+        return 0
+    bits[0] = task.sched_reset_on_fork  # a trusted load, of the relocated width
+    bits[1] = bpf.kernel.task_struct(bpf.get_current_task()).sched_reset_on_fork  # probe read
+    bits.increment(2)
+    return 0
+
+
+@bpf.raw_tracepoint("inet_sock_set_state")
+def sock_bitfields(ctx) -> int:
+    # TP_PROTO(const struct sock *sk, const int oldstate, const int newstate)
+    if bpf.get_current_pid_tgid() >> 32 != bits.get(3, 0) or ctx.args[2] != SYN_SENT:
+        return 0
+    sk = bpf.kernel.sock(ctx.args[0])
+    tp = bpf.kernel.tcp_sock(ctx.args[0])
+    ports[sk.__sk_common.skc_num] = u64(sk.sk_no_check_tx) | u64(tp.nonagle) << 8
+    return 0
+
+
+def fake_bitfields_vmlinux(path: Path) -> None:
+    b = B.BTFBuilder()
+    ids = {name: b.add(B.Int(name, size=size, encoding=enc, bits=size * 8))
+           for name, (size, enc) in _INT_TYPES.items()}
+    for name, size, members in FAKE_BITS:
+        ids[name] = b.add(B.Struct(name, size=size, members=tuple(
+            B.Member(m, ids[t], bit_offset, width) for m, t, bit_offset, width in members)))
+    path.write_bytes(b.to_bytes())
+
+
+@pytest.fixture(scope="module")
+def bitfields_object(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("core-bits")
+    fake = tmp / "fake_vmlinux.btf"
+    fake_bitfields_vmlinux(fake)
+    obj = tmp / "bitfields.o"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PYEBPF_KERNEL_BTF", str(fake))
+        kf = bpf.kernel.tcp_sock.field("nonagle")
+        assert (kf.offset, kf.bit_shift) == (602, 1)  # the fake layout
+        bpf.compile(task_bitfield, sock_bitfields, path=obj)
+    return obj
+
+
+def test_this_kernels_bitfields_sit_elsewhere() -> None:
+    vmlinux = B.BTF.kernel()
+    for struct_name, _, members in FAKE_BITS[1:]:
+        for name, type_name, bit_offset, width in members:
+            if width:
+                member, offset = vmlinux._find_member(
+                    vmlinux.find(struct_name, "struct").id, name)
+                assert (offset, vmlinux.resolved(member.type).name) != (bit_offset, type_name)
+
+
+def test_bitfield_relocations_resolve_to_this_kernels_storage(bitfields_object: Path) -> None:
+    spec = read_object(bitfields_object.read_bytes())
+    local, vmlinux = B.BTF.from_bytes(spec.btf), B.BTF.kernel()
+    found: dict[tuple[str, int], set[int]] = {}
+    for relo in spec.extra["core_relos"]["sock_bitfields"]:
+        member = local.resolved(relo.type_id).members[int(relo.access.split(":")[-1])].name
+        found.setdefault((member, relo.kind), set()).add(B.core_relocate(local, relo, vmlinux))
+    # tcp_sock.nonagle: u8 :4 at bit 13128 on this kernel
+    bit = vmlinux.member_bit_offset("tcp_sock", "nonagle")[0]
+    assert found[("nonagle", B.CORE_FIELD_BYTE_OFFSET)] == {bit // 8}
+    assert found[("nonagle", B.CORE_FIELD_BYTE_SIZE)] == {1}
+    assert found[("nonagle", B.CORE_FIELD_LSHIFT_U64)] == {64 - (bit % 8 + 4)}
+    assert found[("nonagle", B.CORE_FIELD_RSHIFT_U64)] == {60}
+
+
+def _connect(listener: socket.socket, *options: tuple[int, int, object]) -> int:
+    c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    for level, name, value in options:
+        c.setsockopt(level, name, value)
+    c.bind(("127.0.0.1", 0))
+    port = c.getsockname()[1]
+    c.connect(listener.getsockname())
+    listener.accept()[0].close()
+    c.close()
+    return port
+
+
+SO_NO_CHECK = 11  # include/uapi/asm-generic/socket.h
+
+
+def _read_bitfields(task_prog: bpf.Program, sock_prog: bpf.Program, bits_map: bpf.Map,
+                    ports_map: bpf.Map) -> tuple[list[list[int]], list[int]]:
+    """Run both programs on this process's sched_reset_on_fork (set, then cleared) and on
+    sockets with options set: (bits slots after each getppid, packed bits per socket)."""
+    bits_map[_key(3)] = _u64(os.getpid())
+    param = os.sched_param(0)
+    before = os.sched_getscheduler(0)
+    task_seen = []
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    with links.attach_tracepoint(task_prog, "syscalls/sys_enter_getppid"), \
+            links.attach_raw_tracepoint(sock_prog, "inet_sock_set_state"):
+        try:
+            for policy in (os.SCHED_OTHER | os.SCHED_RESET_ON_FORK, os.SCHED_OTHER):
+                os.sched_setscheduler(0, policy, param)
+                os.getppid()
+                task_seen.append([int.from_bytes(bits_map[_key(k)], "little")
+                                  for k in range(3)])
+        finally:
+            os.sched_setscheduler(0, before, param)
+        socks = [
+            _connect(listener),
+            _connect(listener, (socket.SOL_SOCKET, SO_NO_CHECK, 1)),
+            _connect(listener, (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)),
+            _connect(listener, (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),
+                     (socket.IPPROTO_TCP, socket.TCP_CORK, 1)),
+        ]
+    listener.close()
+    return task_seen, [int.from_bytes(ports_map[p.to_bytes(2, "little")], "little")
+                       for p in socks]
+
+
+# include/net/tcp.h: TCP_NAGLE_OFF 1, TCP_NAGLE_CORK 2, TCP_NAGLE_PUSH 4
+WANTED_SOCKS = [0, 1, (1 | 4) << 8, (1 | 2 | 4) << 8]
+WANTED_TASK = [[1, 1, 1], [0, 0, 2]]
+
+
+def test_relocated_bitfields_read_this_kernels_values(bitfields_object: Path) -> None:
+    with bpf.Object.from_file(bitfields_object) as obj:
+        task_seen, socks = _read_bitfields(obj.programs["task_bitfield"],
+                                           obj.programs["sock_bitfields"],
+                                           obj.maps["bits"], obj.maps["ports"])
+    assert task_seen == WANTED_TASK
+    assert socks == WANTED_SOCKS
+
+
+def test_bpftool_relocates_the_bitfields_too(bitfields_object: Path, bpffs: str) -> None:
+    bpftool = shutil.which("bpftool")
+    if bpftool is None:
+        pytest.skip("bpftool is not installed")
+    tag = uuid.uuid4().hex[:8]
+    progs, maps = Path(bpffs) / f"pyebpf-bits-{tag}", Path(bpffs) / f"pyebpf-bits-maps-{tag}"
+    try:
+        done = subprocess.run([bpftool, "prog", "loadall", str(bitfields_object), str(progs),
+                               "pinmaps", str(maps)], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        with bpf.Map.from_pinned(maps / "bits", btf=False) as bits_map, \
+                bpf.Map.from_pinned(maps / "ports", btf=False) as ports_map, \
+                bpf.Program.from_pinned(progs / "task_bitfield") as task_prog, \
+                bpf.Program.from_pinned(progs / "sock_bitfields") as sock_prog:
+            task_seen, socks = _read_bitfields(task_prog, sock_prog, bits_map, ports_map)
+        assert task_seen == WANTED_TASK
+        assert socks == WANTED_SOCKS
     finally:
         shutil.rmtree(progs, ignore_errors=True)
         shutil.rmtree(maps, ignore_errors=True)

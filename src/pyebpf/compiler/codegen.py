@@ -907,6 +907,14 @@ class ModuleBuilder:
         return self.core.member_address(self.b, self.expr(e.pointer), e.struct, e.member,
                                         chained=isinstance(e.pointer, T.KernelFieldAddr))
 
+    def expr_KernelBitfield(self, e: T.KernelBitfield) -> ir.Value:
+        value = self.core.bitfield(self.b, self.expr(e.pointer), e.struct,
+                                   e.struct.field(e.member), e.probed)
+        assert isinstance(e.type, IntType)
+        if e.type.is_bool:
+            return self.b.icmp_unsigned("!=", value, ir.Constant(I64, 0))
+        return value if e.type.bits == 64 else self.b.trunc(value, llvm_type(e.type))
+
     def expr_CtxPacketPtr(self, e: T.CtxPacketPtr) -> ir.Value:
         ctx = self.expr(e.ctx)
         if e.width == 8:

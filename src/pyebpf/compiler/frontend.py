@@ -38,6 +38,7 @@ from ..types import (
 from . import rules
 from . import tir as T
 from .calls import CallLowering
+from .core import relocatable
 from .mapops import MapLowering
 from .source import FunctionSource, Loc, error, type_error
 from .values import (
@@ -1031,7 +1032,9 @@ class Frontend(CallLowering, MapLowering):
         """A bitfield of a kernel struct: read-only, its value in a storage unit.
 
         Reads load the unit (through the trusted pointer, or with bpf_probe_read_kernel
-        from a plain address) and shift and mask it (see :meth:`bitfield_value`).
+        from a plain address) and shift and mask it (see :meth:`bitfield_value`); where
+        the member can be a CO-RE access, the unit's offset and size and the shifts are
+        relocations (tir.KernelBitfield).
         Stores are refused: none of the members the kernel lets programs write is a
         bitfield, and a store to one would have to rewrite its neighbours' bits too.
         """
@@ -1040,6 +1043,10 @@ class Frontend(CallLowering, MapLowering):
                    "none of the kernel-struct members programs may write is a bitfield; "
                    "change this state through a kfunc or helper made for it (bpf.setsockopt, "
                    "for socket options)")
+        base = self.place_address(place)
+        if relocatable(st, kf, chained=isinstance(base, T.KernelFieldAddr)):
+            return Place(base, 0, kf.type, loc, False, refusal=refusal,
+                         bitfield=Bitfield(kf.unit, kf.bit_shift, kf.bit_size, st, kf.name))
         return Place(place.pointer, place.offset + kf.offset, kf.type, loc, False,
                      place.index, place.bound, place.stride, place.checked, refusal,
                      Bitfield(kf.unit, kf.bit_shift, kf.bit_size))
@@ -1050,6 +1057,9 @@ class Frontend(CallLowering, MapLowering):
         with an arithmetic shift, which sign-extends)."""
         bf = place.bitfield
         assert bf is not None
+        if bf.struct is not None:  # relocated: see tir.KernelBitfield
+            return T.KernelBitfield(place.type, loc, place.pointer, bf.struct, bf.member,
+                                    untrusted(place.pointer))
         raw = self.load_place(place.replace(type=bf.unit, bitfield=None), loc)
         ty = place.type
         assert isinstance(ty, IntType)

@@ -241,6 +241,21 @@ class KernelFieldAddr(Expr):
 
 
 @record
+class KernelBitfield(Expr):
+    """The value of bitfield ``member`` of kernel struct ``struct`` at ``pointer``.
+
+    Codegen reads it as clang's ``BPF_CORE_READ_BITFIELD(_PROBED)`` does, every fact
+    about its storage a CO-RE relocation (see :mod:`pyebpf.compiler.core`);
+    ``probed`` when ``pointer`` is a plain address (bpf_probe_read_kernel).
+    """
+
+    pointer: Expr
+    struct: Any  # a pyebpf.kernel.KernelStruct
+    member: str
+    probed: bool
+
+
+@record
 class CtxPacketPtr(Expr):
     """A packet pointer read from a u32 context field (``xdp_md.data`` ...)."""
 

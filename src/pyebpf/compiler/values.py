@@ -52,11 +52,15 @@ class Known(Record):
 @record
 class Bitfield(Record):
     """Where a bitfield's value is: bits ``[shift, shift + width)`` of the ``unit``
-    integer (unsigned, 1 to 8 bytes) stored at the :class:`Place`'s offset."""
+    integer (unsigned, 1 to 8 bytes) stored at the :class:`Place`'s offset; or, when
+    ``struct`` is set, member ``member`` of that kernel struct at the Place's pointer,
+    whose storage the loader relocates (a CO-RE bitfield read)."""
 
     unit: IntType
     shift: int
     width: int
+    struct: Any = None
+    member: str = ""
 
 
 @record
