@@ -36,8 +36,8 @@ from ._record import Record, record
 from .links import Link
 from .tracefs import attach_error
 
-__all__ = ["UsdtProbe", "UsdtArg", "UsdtLink", "probes", "parse_args", "attach_usdt",
-           "MAX_ARGS", "PT_REGS_OFFSETS"]
+__all__ = ["UsdtProbe", "UsdtArg", "UsdtLink", "probes", "parse_args", "architecture",
+           "attach_usdt", "MAX_ARGS", "PT_REGS_OFFSETS"]
 
 _NT_STAPSDT = 3  # the note type <sys/sdt.h> emits, owner "stapsdt"
 _NOTE = struct.Struct("<III")  # namesz, descsz, type
@@ -199,6 +199,20 @@ def _operand_arm64(token: str, size: int, signed: bool, op: str) -> UsdtArg:
     raise ValueError(f"{token!r}: expected a constant, a register, [reg] or [reg, off]")
 
 
+def architecture(machine: str | None = None) -> str:
+    """``"x86_64"`` or ``"aarch64"`` (a :data:`PT_REGS_OFFSETS` key) for ``machine``.
+
+    ``machine`` is ``os.uname().machine`` style; default: this machine.
+    Raises ``ValueError`` for the others (their specs are not understood).
+    """
+    name = machine or os.uname().machine
+    arch = _MACHINES.get(name)
+    if arch is None:
+        raise ValueError(f"USDT argument specs of {name} are not understood "
+                         f"(known: {', '.join(PT_REGS_OFFSETS)})")
+    return arch
+
+
 def parse_args(spec: str, machine: str | None = None) -> list[UsdtArg]:
     """The arguments of a note's spec string, ``"-4@%eax 8@-16(%rbp) -4@$5"``.
 
@@ -209,11 +223,7 @@ def parse_args(spec: str, machine: str | None = None) -> list[UsdtArg]:
     >>> [(a.kind, a.size, a.signed, a.reg, a.value) for a in parse_args("-4@%eax 8@-16(%rbp)", "x86_64")]
     [('reg', 4, True, 'rax', 0), ('mem', 8, False, 'rbp', -16)]
     """
-    arch = _MACHINES.get(machine or os.uname().machine)
-    if arch is None:
-        raise ValueError(f"USDT argument specs of {machine or os.uname().machine} are not "
-                         f"understood (known: x86_64, aarch64)")
-    operand = _operand_x86 if arch == "x86_64" else _operand_arm64
+    operand = _operand_x86 if architecture(machine) == "x86_64" else _operand_arm64
     # arm64 memory operands hold a space: "[sp, 16]"; split on spaces outside brackets
     tokens = re.findall(r"(?:\[[^\]]*\]|\S)+", spec)
     if len(tokens) > MAX_ARGS:
@@ -350,11 +360,6 @@ def _site_cookies(prog_fd: int, path: str, sites: list[UsdtProbe],
     map_id, map_fd = found
     try:
         machine = os.uname().machine
-        if machine != "x86_64":
-            raise attach_error(f"{label}: decoding USDT arguments (ctx.arg) is implemented for "
-                               f"x86_64 only, and this machine is {machine}; read raw "
-                               "registers with a @bpf.uprobe at the site instead",
-                               errno.EOPNOTSUPP)
         symbols: dict[str, int] | None = None
 
         def symbol_address(name: str) -> int:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 import pyebpf as bpf  # read_arg is a pyebpf program function: it calls bpf.<helper>
 
 from .maps import ArrayMap
-from .sdt import MAX_ARGS, PT_REGS_OFFSETS, UsdtArg
+from .sdt import MAX_ARGS, PT_REGS_OFFSETS, UsdtArg, architecture
 from .types import Struct, i64, u8, u16, u32, u64
 
 __all__ = ["UsdtSpec", "SPECS", "MAX_SPECS", "read_arg", "encode", "SpecSlots", "SPEC_MAP_NAME"]
@@ -125,7 +125,7 @@ def encode(args: Sequence[UsdtArg], machine: str, *, site_address: int = 0,
     ``position_dependent`` file (``ET_EXEC``: loaded where it was linked) can
     hold; in any other file it is refused.
     """
-    regs = PT_REGS_OFFSETS[machine]
+    regs = PT_REGS_OFFSETS[architecture(machine)]
     fields: dict[str, list[int]] = {f: [] for f in ("value", "reg", "kind", "size", "signed",
                                                      "index", "scale", "shift")}
     for a in args:

@@ -192,9 +192,68 @@ def test_spec_layout_keeps_the_fields_older_specs_use() -> None:
     assert bytes(old_style)[156:] == bytes(208 - 156)
 
 
-def test_encode_arm64_offsets() -> None:
-    spec = usdt_args.encode(sdt.parse_args("-4@x0 8@[sp, 16] 8@x30", "aarch64"), "aarch64")
-    assert list(spec.reg[:3]) == [0, 248, 240] and spec.value[1] == 16
+ARM64 = sdt.PT_REGS_OFFSETS["aarch64"]
+
+
+def test_arm64_pt_regs_offsets() -> None:
+    # arch/arm64/include/uapi/asm/ptrace.h struct user_pt_regs: u64 regs[31], sp, pc, pstate
+    user_pt_regs = {**{f"x{i}": 8 * i for i in range(31)}, "sp": 248, "pc": 256}
+    assert user_pt_regs == ARM64
+    # the same facts as the probe contexts' table (ip, sp, sizeof(struct pt_regs))
+    from pyebpf.lang.contexts import PT_REGS_LAYOUTS
+
+    _, ret, ip, sp, size = PT_REGS_LAYOUTS["aarch64"]
+    assert (ret, ip, sp) == (ARM64["x0"], ARM64["pc"], ARM64["sp"]) and size == 8 * 34
+
+
+@pytest.mark.parametrize("n", range(31))
+def test_arm64_every_register_and_its_w_view(n: int) -> None:
+    spec = usdt_args.encode(sdt.parse_args(f"8@x{n} -4@w{n} 8@[x{n}] -4@[x{n}, -{n + 1}]",
+                                           "aarch64"), "aarch64")
+    assert list(spec.kind[:5]) == [2, 2, 3, 3, 0]  # reg, reg, mem, mem
+    assert list(spec.reg[:4]) == [8 * n] * 4
+    assert list(spec.value[:4]) == [0, 0, 0, -(n + 1)]
+    assert list(spec.size[:4]) == [8, 4, 8, 4] and list(spec.signed[:4]) == [0, 1, 0, 1]
+    # nothing x86-only: no index register, no high-byte shift
+    assert not any(spec.index) and not any(spec.scale) and not any(spec.shift)
+
+
+def test_encode_arm64_specs() -> None:
+    # as gcc writes them on aarch64 (glibc's, and the -O0/-O2 builds of tests/data/usdt_args.c)
+    spec = usdt_args.encode(sdt.parse_args(
+        "-1@w1 1@w2 -2@[sp, 14] 2@[x29, #-2] -4@[sp] 4@w5 -8@x19 8@[x0, 8] -4@-3 -4@#42 "
+        "8@sp 4@wsp", "arm64"), "aarch64")
+    assert list(spec.kind) == [2, 2, 3, 3, 3, 2, 2, 3, 1, 1, 2, 2]
+    assert list(spec.reg) == [8, 16, 248, 232, 248, 40, 152, 0, 0, 0, 248, 248]
+    assert list(spec.value) == [0, 0, 14, -2, 0, 0, 0, 8, -3, 42, 0, 0]
+    assert list(spec.size) == [1, 1, 2, 2, 4, 4, 8, 8, 4, 4, 8, 4]
+    assert list(spec.signed) == [1, 0, 1, 0, 1, 0, 1, 0, 1, 1, 0, 0]
+
+
+def test_encode_arm64_constants_are_extended_like_x86() -> None:
+    spec = usdt_args.encode(sdt.parse_args("4@-1 -1@255 2@0x12345", "aarch64"), "aarch64")
+    assert list(spec.value[:3]) == [0xFFFF_FFFF, -1, 0x2345]
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("8@[x0, x1]", "expected a constant, a register, [reg] or [reg, off]"),
+    ("8@pc", "register 'pc' is not supported"),
+    ("8@xzr", "register 'xzr' is not supported"),
+    ("8@%rax", "expected a constant, a register"),
+])
+def test_arm64_refusals(spec: str, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        sdt.parse_args(f"8@x0 {spec}", "aarch64")
+
+
+def test_architecture_names() -> None:
+    assert [sdt.architecture(m) for m in ("x86_64", "amd64", "aarch64", "arm64")] == [
+        "x86_64", "x86_64", "aarch64", "aarch64"]
+    with pytest.raises(ValueError, match=r"specs of aarch64_be are not understood \(known: "
+                                         r"x86_64, aarch64\)"):
+        sdt.architecture("aarch64_be")
+    with pytest.raises(ValueError, match="specs of s390x are not understood"):
+        usdt_args.encode([], "s390x")
 
 
 def test_encode_without_symbols_says_so() -> None:
