@@ -66,6 +66,7 @@ __all__ = [
     "CoreRelo",
     "fixup_object_btf",
     "core_relocate",
+    "core_member_types",
     "BTF_MAGIC",
 ]
 
@@ -1143,11 +1144,24 @@ def _core_value(local: BTF, relo: CoreRelo, local_type: Type, target: BTF,
             if v.name == wanted:
                 return 1 if kind == CORE_ENUMVAL_EXISTS else v.value
         return None
-    # Field relocations: access[0] indexes an array of the root type, the rest
-    # are member (struct/union) or element (array) indexes.
+    path = _field_path(local, access, local_type, target, cand)
+    if path is None:
+        return None
+    bits, bit_size, _, member_type = path
+    return _field_value(kind, target, member_type, bits, bit_size)
+
+
+def _field_path(local: BTF, access: list[int], local_type: Type, target: BTF,
+                cand: Type) -> tuple[int, int, int, int] | None:
+    """Follow a field relocation's access path in ``cand``: (bit offset, bitfield bits or
+    0, local member type id, target member type id), None where ``cand`` lacks a step.
+
+    access[0] indexes an array of the root type, the rest are member (struct/union) or
+    element (array) indexes.
+    """
     bits = access[0] * target.size_of(cand.id) * 8
     local_id, target_id = local_type.id, cand.id
-    member_type, bit_size = target_id, 0
+    bit_size = 0
     for index in access[1:]:
         lt = local.resolved(local_id)
         tt = target.resolved(target_id)
@@ -1157,7 +1171,6 @@ def _core_value(local: BTF, relo: CoreRelo, local_type: Type, target: BTF,
                 return None
             bits += index * target.size_of(tt.type) * 8
             local_id, target_id = lt.type, tt.type
-            member_type = target_id
             continue
         if not isinstance(lt, Struct) or not isinstance(tt, Struct):
             return None
@@ -1169,8 +1182,24 @@ def _core_value(local: BTF, relo: CoreRelo, local_type: Type, target: BTF,
         bits += offset
         bit_size = member.bitfield_size
         local_id, target_id = local_member.type, member.type
-        member_type = target_id
-    return _field_value(kind, target, member_type, bits, bit_size)
+    return bits, bit_size, local_id, target_id
+
+
+def core_member_types(local: BTF, relo: CoreRelo, target: BTF) -> tuple[int, int] | None:
+    """(local type id, target type id) of the plain member a field relocation reaches,
+    for a loader deciding whether a load or store of it may change width (libbpf's
+    ``orig_sz``/``new_sz``); None for a bitfield, another kind, or no such member."""
+    if relo.kind != CORE_FIELD_BYTE_OFFSET:
+        return None
+    local_type = local.resolved(relo.type_id)
+    access = [int(x) for x in relo.access.split(":") if x]
+    for cand in target.find_all(_essential_name(local_type.name)):
+        if cand.kind != local_type.kind:
+            continue
+        path = _field_path(local, access, local_type, target, cand)
+        if path is not None:
+            return None if path[1] else (path[2], path[3])
+    return None
 
 
 def _field_value(kind: int, target: BTF, member_type: int, bit_off: int,

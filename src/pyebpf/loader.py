@@ -481,12 +481,49 @@ def _apply_core(obj: LoadedObject, buf: bytearray, idx: int, relo: Any, func: st
         if not -0x8000 <= value < 0x8000:
             raise BTFError(f"CO-RE relocation in {func!r}: offset {value} does not fit the "
                            f"16-bit offset of instruction {idx}")
+        if not _core_resize(obj, buf, idx, relo, func):
+            _INSN.pack_into(buf, idx * 8, _OP_CALL, 0, 0, _CORE_POISON_HELPER)
+            return
         _set_insn(buf, idx, off=value)
     elif cls in (_BPF_ALU, _BPF_ALU64) and not code & _BPF_X:
         _set_insn(buf, idx, imm=value)
     else:
         raise ELFError(f"CO-RE relocation in {func!r} at instruction {idx} points at "
                        f"opcode {code:#x}, which takes no offset or immediate")
+
+
+# BPF_SIZE(code) of loads and stores (uapi/linux/bpf_common.h): BPF_W, BPF_H, BPF_B, BPF_DW.
+_MEM_SIZES = {0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8}
+_MEM_SIZE_CODES = {size: code for code, size in _MEM_SIZES.items()}
+
+
+def _core_resize(obj: LoadedObject, buf: bytearray, idx: int, relo: Any, func: str) -> bool:
+    """Give the load or store at ``idx`` the width its member has on the running kernel,
+    as libbpf does (``bpf_core_patch_insn``): only for an unsigned integer or a pointer,
+    which zero-extension keeps right; False when the width differs otherwise (the
+    caller poisons the instruction)."""
+    from pyebpf import btf
+
+    kernel = btf.BTF.kernel()
+    local = obj.local_btf()
+    types = btf.core_member_types(local, relo, kernel)
+    if types is None:
+        return True
+    old, new = local.size_of(types[0]), kernel.size_of(types[1])
+    if old == new:
+        return True
+    lt, tt = local.resolved(types[0]), kernel.resolved(types[1])
+    both_pointers = isinstance(lt, btf.Ptr) and isinstance(tt, btf.Ptr)
+    both_unsigned = isinstance(lt, btf.Int) and isinstance(tt, btf.Int) and \
+        not lt.signed and not tt.signed
+    if not (both_pointers or both_unsigned) or new not in _MEM_SIZE_CODES:
+        return False
+    code = buf[idx * 8]
+    if _MEM_SIZES[code & 0x18] != old:
+        raise BTFError(f"CO-RE relocation in {func!r}: instruction {idx} accesses "
+                       f"{_MEM_SIZES[code & 0x18]} bytes of a {old}-byte member")
+    buf[idx * 8] = code & ~0x18 | _MEM_SIZE_CODES[new]
+    return True
 
 
 # --- programs -------------------------------------------------------------------------

@@ -43,15 +43,19 @@ class SetsCwnd:
         return 2
 
 
-def relocations(elf: bytes) -> dict[str, list[tuple[str, int]]]:
-    """Program -> (root struct and member path, offset on this kernel) per CO-RE record."""
+def relocations(elf: bytes, kind: int = B.CORE_FIELD_BYTE_OFFSET
+                ) -> dict[str, list[tuple[str, int]]]:
+    """Program -> (root struct and member path, value on this kernel) per CO-RE record of
+    ``kind``."""
     spec = read_object(elf)
     local = B.BTF.from_bytes(spec.btf)
     vmlinux = B.BTF.kernel()
     out: dict[str, list[tuple[str, int]]] = {}
     for prog, relos in spec.extra["core_relos"].items():
         for relo in relos:
-            assert relo.kind == B.CORE_FIELD_BYTE_OFFSET
+            assert relo.kind in (B.CORE_FIELD_BYTE_OFFSET, B.CORE_FIELD_BYTE_SIZE)
+            if relo.kind != kind:
+                continue
             t = local.resolved(relo.type_id)
             root = t.name.split("___")[0]
             names = []
@@ -77,6 +81,9 @@ def test_reads_through_both_pointer_kinds_are_relocated() -> None:
     assert set(found) == set(wanted)
     for path, (struct, member) in wanted.items():
         assert found[path] == vmlinux.member_offset(struct, member), path
+    # The unsigned member read through a plain address is read at its relocated width.
+    sizes = relocations(compiled.elf, B.CORE_FIELD_BYTE_SIZE)["nested"]
+    assert sizes == [("inet_connection_sock.icsk_ack.pending", 1)]
 
 
 def test_a_store_is_relocated_and_folded_into_the_store() -> None:

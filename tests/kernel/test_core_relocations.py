@@ -365,3 +365,60 @@ def test_bpftool_relocates_the_bitfields_too(bitfields_object: Path, bpffs: str)
     finally:
         shutil.rmtree(progs, ignore_errors=True)
         shutil.rmtree(maps, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- member widths
+
+# task_struct.flags is an unsigned int on this kernel and start_time a u64; the synthetic
+# layout has them the other way round (and elsewhere).
+FAKE_WIDTHS = [("tgid", "int", 8), ("flags", "unsigned long long", 16),
+               ("start_time", "unsigned int", 40)]
+widths = bpf.ArrayMap(u64, max_entries=4)  # [3]: the tgid to watch
+
+
+@bpf.tracepoint("syscalls/sys_enter_getppid")
+def member_widths(ctx) -> int:
+    task = bpf.get_current_task_btf()
+    if u64(task.tgid) != widths.get(3, 0):
+        return 0
+    widths[0] = u64(task.flags)  # a trusted load whose width the loader patches
+    plain = bpf.kernel.task_struct(bpf.get_current_task())
+    widths[1] = u64(plain.flags)  # probe reads of the relocated size
+    widths[2] = u64(plain.start_time)
+    return 0
+
+
+def fake_widths_vmlinux(path: Path) -> None:
+    b = B.BTFBuilder()
+    ids = {name: b.add(B.Int(name, size=size, encoding=0 if name.startswith("u") else
+                             B.INT_SIGNED, bits=size * 8))
+           for name, size in (("int", 4), ("unsigned int", 4), ("unsigned long long", 8))}
+    b.add(B.Struct("task_struct", size=64, members=tuple(
+        B.Member(name, ids[t], offset * 8) for name, t, offset in FAKE_WIDTHS)))
+    path.write_bytes(b.to_bytes())
+
+
+def test_members_of_other_widths_read_this_kernels_values(tmp_path: Path) -> None:
+    fake, obj_path = tmp_path / "fake.btf", tmp_path / "widths.o"
+    fake_widths_vmlinux(fake)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PYEBPF_KERNEL_BTF", str(fake))
+        assert bpf.kernel.task_struct.field("flags").type.size == 8
+        bpf.compile(member_widths, path=obj_path)
+    vmlinux = B.BTF.kernel()
+    assert [vmlinux.size_of(vmlinux.member_bit_offset("task_struct", m)[1])
+            for m in ("flags", "start_time")] == [4, 8]
+    member_widths.load()  # the same program compiled for this kernel: the reference
+    with bpf.Object.from_file(obj_path) as obj:
+        m = obj.maps["widths"]
+        m[_key(3)] = _u64(os.getpid())
+        widths[3] = os.getpid()
+        with links.attach_tracepoint(obj.programs["member_widths"],
+                                     "syscalls/sys_enter_getppid"), member_widths.attach():
+            os.getppid()
+        got = [int.from_bytes(m[_key(k)], "little") for k in range(3)]
+    native = [widths[k] for k in range(3)]
+    member_widths.close()
+    assert native[2] > 1 << 32  # start_time (ns since boot) does not fit the fake u32
+    assert got == [native[0], native[1], native[2] & 0xFFFFFFFF]  # read as a u32 here
+    assert native[0] == native[1] != 0

@@ -27,7 +27,7 @@ import llvmlite.ir as ir
 from ..errors import BPFError
 from ..types import ArrayType, BPFType, IntType, PointerType, StructType
 from . import tir as T
-from .core import CoreAccesses
+from .core import BYTE_SIZE, CoreAccesses
 from .source import Loc, error
 from .values import MapUse
 
@@ -906,6 +906,12 @@ class ModuleBuilder:
     def expr_KernelFieldAddr(self, e: T.KernelFieldAddr) -> ir.Value:
         return self.core.member_address(self.b, self.expr(e.pointer), e.struct, e.member,
                                         chained=isinstance(e.pointer, T.KernelFieldAddr))
+
+    def expr_KernelFieldSize(self, e: T.KernelFieldSize) -> ir.Value:
+        a = e.address
+        size = self.core.field_info(self.b, self.expr(a.pointer), a.struct,
+                                    a.struct.field(a.member), BYTE_SIZE)
+        return self.b.trunc(size, llvm_type(e.type))
 
     def expr_KernelBitfield(self, e: T.KernelBitfield) -> ir.Value:
         value = self.core.bitfield(self.b, self.expr(e.pointer), e.struct,

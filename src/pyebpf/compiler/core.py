@@ -45,8 +45,9 @@ import llvmlite.ir as ir
 from llvmlite.ir.values import ArgumentAttributes
 
 from ..types import PointerType
+from .values import relocatable
 
-__all__ = ["CoreAccesses", "relocatable"]
+__all__ = ["CoreAccesses", "BYTE_OFFSET", "BYTE_SIZE"]
 
 _MODULES = itertools.count(1)  # flavor suffixes (see the module docstring)
 _PTR = ir.PointerType()
@@ -77,14 +78,6 @@ class _ElementType(ArgumentAttributes):
 
 
 _PROBE_READ_KERNEL = 113  # BPF_FUNC_probe_read_kernel
-
-
-def relocatable(st: Any, kf: Any, chained: bool) -> bool:
-    """Whether member ``kf`` of ``st`` can be a CO-RE access.  Not a member of a struct
-    inside an anonymous member of a union (a union's members all start at 0, so it
-    cannot be listed directly), nor an access rooted at an anonymous struct (which no
-    loader can look up): those stay at this BTF's offset."""
-    return not (st.kind == "union" and kf.offset or not chained and st.name.startswith("("))
 
 
 class _LocalStruct:

@@ -38,7 +38,6 @@ from ..types import (
 from . import rules
 from . import tir as T
 from .calls import CallLowering
-from .core import relocatable
 from .mapops import MapLowering
 from .source import FunctionSource, Loc, error, type_error
 from .values import (
@@ -63,6 +62,7 @@ from .values import (
     is_global_var,
     is_kernel_struct,
     is_map_obj,
+    relocatable,
     untrusted,
 )
 
@@ -593,6 +593,22 @@ class Frontend(CallLowering, MapLowering):
         ty = place.type
         if isinstance(ty, PointerType):
             ty = PointerType(ty.target, "kernel")
+        address = place.pointer
+        if isinstance(address, T.KernelFieldAddr) and place.offset == 0 and \
+                isinstance(ty, IntType) and not ty.signed and relocatable(
+                    address.struct, address.struct.field(address.member),
+                    chained=isinstance(address.pointer, T.KernelFieldAddr)):
+            # An unsigned member is read at its width on the loading kernel (a "field byte
+            # size" relocation) into a zeroed u64, so a kernel where it is narrower or wider
+            # gives its value, as clang's BPF_CORE_READ does; a signed one would need
+            # sign-extending from that width, and keeps this BTF's.
+            tmp = self.temp(u64, loc)
+            self.pending.append(T.Assign(loc, tmp, T.Const(u64, loc, 0)))
+            dst = T.AddrOf(PointerType(u64, "stack"), loc, tmp)
+            self.pending.append(T.ExprStmt(loc, T.HelperCall(
+                i64, loc, "probe_read_kernel", 113,
+                (dst, T.KernelFieldSize(u32, loc, address), address))))
+            return self.convert(T.Local(u64, loc, tmp), ty, loc)
         tmp = self.temp(ty, loc)
         src = place.pointer if place.offset == 0 else T.PtrAdd(
             PointerType(None, "kernel"), loc, place.pointer, T.Const(u64, loc, place.offset))

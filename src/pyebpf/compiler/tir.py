@@ -241,6 +241,14 @@ class KernelFieldAddr(Expr):
 
 
 @record
+class KernelFieldSize(Expr):
+    """The size of the member ``address`` (a :class:`KernelFieldAddr`) points at, on the
+    kernel the object is loaded on: a CO-RE "field byte size" relocation."""
+
+    address: KernelFieldAddr
+
+
+@record
 class KernelBitfield(Expr):
     """The value of bitfield ``member`` of kernel struct ``struct`` at ``pointer``.
 

@@ -27,7 +27,7 @@ from ..types import (
 from . import tir as T
 from .source import Loc
 
-__all__ = ["Lit", "Known", "Place", "Bitfield", "Value", "LocalVar", "MapUse", "Env", "BoundMapMethod",
+__all__ = ["relocatable", "Lit", "Known", "Place", "Bitfield", "Value", "LocalVar", "MapUse", "Env", "BoundMapMethod",
            "InnerMapType", "ArrayCtor", "BytesMethod", "CtxMethod", "StructCtor", "StmtValue",
            "RESULT_PARAM", "is_ctx", "is_aggregate", "char_type", "is_map_obj", "untrusted",
            "is_kernel_struct", "is_global_var", "is_subprogram"]
@@ -220,3 +220,10 @@ def is_global_var(obj: Any) -> bool:
 def is_subprogram(obj: Any) -> bool:
     return type(obj).__name__ == "Subprogram" and hasattr(obj, "linkage")
 
+
+def relocatable(st: Any, kf: Any, chained: bool) -> bool:
+    """Whether member ``kf`` of ``st`` can be a CO-RE access.  Not a member of a struct
+    inside an anonymous member of a union (a union's members all start at 0, so it
+    cannot be listed directly), nor an access rooted at an anonymous struct (which no
+    loader can look up): those stay at this BTF's offset."""
+    return not (st.kind == "union" and kf.offset or not chained and st.name.startswith("("))
