@@ -13,8 +13,7 @@ entry programs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from pyebpf._record import Record, record
 from pyebpf.constants import BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS, AttachType, ProgramType
 from pyebpf.errors import ELFError
 
@@ -23,8 +22,8 @@ __all__ = ["SectionInfo", "classify", "is_subprogram_section", "SUBPROGRAM_SECTI
 SUBPROGRAM_SECTION = ".text"
 
 
-@dataclass(frozen=True)
-class SectionInfo:
+@record
+class SectionInfo(Record):
     """What a section name says about the program in it.
 
     ``kind`` is the table entry that matched without its ``+`` (``"kretprobe"``,

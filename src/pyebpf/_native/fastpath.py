@@ -31,7 +31,6 @@ cffi path.  ``PYEBPF_NATIVE=0`` turns it off.
 from __future__ import annotations
 
 import os
-import platform
 import struct
 import sys
 import threading
@@ -113,13 +112,12 @@ def _text_of(obj: bytes) -> tuple[bytes, dict[str, int]]:
 
 
 def _cache_path() -> Any:
-    import hashlib
-
     from pyebpf import cache
+    from pyebpf._digest import sha256  # no OpenSSL start-up on this path
 
     if not cache.enabled():
         return None
-    key = hashlib.sha256(f"{ir()}\0{platform.machine()}".encode()).hexdigest()[:32]
+    key = sha256(f"{ir()}\0{os.uname().machine}".encode()).hexdigest()[:32]
     return cache.cache_dir() / f"native-{key}.bin"
 
 
@@ -131,7 +129,7 @@ def _cached_code() -> tuple[bytes, dict[str, int]] | None:
 
 
 def _read_cached_code() -> tuple[bytes, dict[str, int]] | None:
-    import hashlib
+    from pyebpf._digest import sha256  # no OpenSSL start-up on this path
 
     path = _cache_path()
     try:
@@ -139,7 +137,7 @@ def _read_cached_code() -> tuple[bytes, dict[str, int]] | None:
     except OSError:
         return None
     digest, _, payload = data.partition(b"\n")
-    if not payload or hashlib.sha256(payload).hexdigest().encode() != digest:
+    if not payload or sha256(payload).hexdigest().encode() != digest:
         return None  # absent, torn or damaged: compile again
     header, _, code = payload.partition(b"\n")
     try:
@@ -150,13 +148,13 @@ def _read_cached_code() -> tuple[bytes, dict[str, int]] | None:
 
 
 def _store_code(code: bytes, offsets: dict[str, int]) -> None:
-    import hashlib
+    from pyebpf._digest import sha256  # no OpenSSL start-up on this path
 
     path = _cache_path()
     if path is None:
         return
     payload = " ".join(f"{k}={v}" for k, v in sorted(offsets.items())).encode() + b"\n" + code
-    data = hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
+    data = sha256(payload).hexdigest().encode() + b"\n" + payload
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
