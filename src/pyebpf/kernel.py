@@ -41,18 +41,23 @@ class KernelField:
     unit (``unit``, an unsigned integer type of 1, 2, 4 or 8 bytes, aligned to its
     size) starts; the field's value is bits ``[bit_shift, bit_shift + bit_size)`` of
     that unit (little-endian, as BPF is), of ``type``'s signedness.
+
+    An enum-typed member has the integer ``type`` of its size and signedness, and
+    ``enum``, the kernel's BTF enum (its name and enumerators): the object's BTF
+    describes the member as that enum, since loaders match an int only with an int.
     """
 
-    __slots__ = ("name", "offset", "type", "bit_size", "bit_shift", "unit")
+    __slots__ = ("name", "offset", "type", "bit_size", "bit_shift", "unit", "enum")
 
     def __init__(self, name: str, offset: int, type: BPFType, bit_size: int = 0,
-                 bit_shift: int = 0, unit: IntType | None = None) -> None:
+                 bit_shift: int = 0, unit: IntType | None = None, enum: Any = None) -> None:
         self.name = name
         self.offset = offset
         self.type = type
         self.bit_size = bit_size
         self.bit_shift = bit_shift
         self.unit = unit
+        self.enum = enum
 
 
 class KernelStruct(BPFType):
@@ -147,11 +152,12 @@ def _member(type_id: int, name: str) -> KernelField | None:
     member, bit_offset = found
     width = member.bitfield_size
     declared = btf.resolved(member.type)
+    enum = declared if isinstance(declared, B.Enum) else None
     if not width and isinstance(declared, B.Int) and declared.bits != declared.size * 8:
         # The older encoding (struct kind_flag 0): the bits are in the INT type itself.
         width, bit_offset = declared.bits, bit_offset + declared.bit_offset
     if not width and bit_offset % 8 == 0:
-        return KernelField(name, bit_offset // 8, _type_of(member.type))
+        return KernelField(name, bit_offset // 8, _type_of(member.type), enum=enum)
     ty = _type_of(member.type)
     if not isinstance(ty, IntType):
         raise BTFError(f"{name} is a bitfield of a non-integer type")
@@ -161,7 +167,7 @@ def _member(type_id: int, name: str) -> KernelField | None:
         start = bit_offset // (size * 8) * size
         if bit_offset + width <= (start + size) * 8 and start + size <= container:
             return KernelField(name, start, ty, width, bit_offset - start * 8,
-                               _INTS[(size, False)])
+                               _INTS[(size, False)], enum)
     raise BTFError(f"bitfield {name} does not fit an aligned 8-byte unit of its struct")
 
 

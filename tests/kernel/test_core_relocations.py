@@ -422,3 +422,122 @@ def test_members_of_other_widths_read_this_kernels_values(tmp_path: Path) -> Non
     assert native[2] > 1 << 32  # start_time (ns since boot) does not fit the fake u32
     assert got == [native[0], native[1], native[2] & 0xFFFFFFFF]  # read as a u32 here
     assert native[0] == native[1] != 0
+
+
+# ---------------------------------------------------------------- enum members
+
+# socket.state is an enum (socket_state) on this kernel; the synthetic layout has it, and
+# the members on the way to it, elsewhere. The object describes it as an enum: libbpf
+# matches an int member only with an int.
+FAKE_SOCKET = [("sock_common", 64, [("skc_num", "unsigned short", 40)]),
+               ("socket", 64, [("state", "socket_state", 24)]),
+               ("sock", 512, [("__sk_common", "sock_common", 0), ("sk_socket", "socket *", 400)])]
+SOCKET_STATES = ("SS_FREE", "SS_UNCONNECTED", "SS_CONNECTING", "SS_CONNECTED",
+                 "SS_DISCONNECTING")
+TCP_ESTABLISHED, TCP_SYN_SENT, TCP_FIN_WAIT1 = 1, 2, 4  # include/net/tcp_states.h
+
+sock_states = bpf.HashMap(u32, u64, max_entries=64)  # port << 8 | new TCP state -> state
+state_watch = bpf.ArrayMap(u64, max_entries=1)  # the tgid to watch
+
+
+@bpf.raw_tracepoint("inet_sock_set_state")
+def socket_state(ctx) -> int:
+    if bpf.get_current_pid_tgid() >> 32 != state_watch.get(0, 0):
+        return 0
+    sk = bpf.kernel.sock(ctx.args[0])
+    sock_states[u32(sk.__sk_common.skc_num) << 8 | u32(ctx.args[2])] = u64(sk.sk_socket.state)
+    return 0
+
+
+def fake_socket_vmlinux(path: Path) -> None:
+    b = B.BTFBuilder()
+    ids = {"unsigned short": b.add(B.Int("unsigned short", size=2, encoding=0, bits=16)),
+           "socket_state": b.add(B.Enum("", 4, tuple(
+               B.EnumValue(name, value) for value, name in enumerate(SOCKET_STATES))))}
+    ids["socket *"] = b.add(B.Ptr("", type=ids["socket_state"] + 3))  # -> socket, added second
+    for name, size, members in FAKE_SOCKET:
+        ids[name] = b.add(B.Struct(name, size=size, members=tuple(
+            B.Member(m, ids[t], offset * 8) for m, t, offset in members)))
+    assert ids["socket"] == ids["socket *"] + 2
+    path.write_bytes(b.to_bytes())
+
+
+@pytest.fixture(scope="module")
+def enum_object(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("core-enum")
+    fake = tmp / "fake_vmlinux.btf"
+    fake_socket_vmlinux(fake)
+    obj = tmp / "enum.o"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PYEBPF_KERNEL_BTF", str(fake))
+        assert bpf.kernel.socket.field("state").offset == 24  # the fake layout
+        bpf.compile(socket_state, path=obj)
+    return obj
+
+
+def this_kernels_socket_states() -> dict[str, int]:
+    vmlinux = B.BTF.kernel()
+    member, _ = vmlinux._find_member(vmlinux.find("socket", "struct").id, "state")
+    enum = vmlinux.resolved(member.type)
+    assert isinstance(enum, B.Enum)
+    return {v.name: v.value for v in enum.values}
+
+
+def test_enum_member_is_an_enum_in_the_object(enum_object: Path) -> None:
+    local = B.BTF.from_bytes(read_object(enum_object.read_bytes()).btf)
+    socket_t = next(local.type(i) for i in range(1, len(local))
+                    if local.type(i).name.startswith("socket___"))
+    (state,) = socket_t.members
+    enum = local.resolved(state.type)
+    assert isinstance(enum, B.Enum) and enum.kind == "enum"
+    assert [v.name for v in enum.values] == list(SOCKET_STATES)
+    assert B.BTF.kernel().member_offset("socket", "state") != 24
+
+
+def _socket_states(prog: bpf.Program, states_map: bpf.Map, watch_map: bpf.Map) -> list[int]:
+    """socket.state as the program saw it when this process's client socket went to
+    SYN_SENT (in connect, before it is marked connecting and has a port),
+    ESTABLISHED (connect waiting) and FIN_WAIT1 (connected, closed first)."""
+    watch_map[_key(0)] = _u64(os.getpid())
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    with links.attach_raw_tracepoint(prog, "inet_sock_set_state"):
+        client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        client.connect(listener.getsockname())
+        port = client.getsockname()[1]
+        server, _ = listener.accept()
+        client.close()
+        server.close()
+    listener.close()
+    keys = [TCP_SYN_SENT, port << 8 | TCP_ESTABLISHED, port << 8 | TCP_FIN_WAIT1]
+    return [int.from_bytes(states_map[key.to_bytes(4, "little")], "little") for key in keys]
+
+
+def test_enum_member_reads_this_kernels_value(enum_object: Path) -> None:
+    states = this_kernels_socket_states()
+    with bpf.Object.from_file(enum_object) as obj:
+        got = _socket_states(obj.programs["socket_state"], obj.maps["sock_states"],
+                             obj.maps["state_watch"])
+    assert got == [states[s] for s in ("SS_UNCONNECTED", "SS_CONNECTING", "SS_CONNECTED")]
+
+
+def test_bpftool_matches_the_enum_member(enum_object: Path, bpffs: str) -> None:
+    bpftool = shutil.which("bpftool")
+    if bpftool is None:
+        pytest.skip("bpftool is not installed")
+    tag = uuid.uuid4().hex[:8]
+    progs, maps = Path(bpffs) / f"pyebpf-enum-{tag}", Path(bpffs) / f"pyebpf-enum-maps-{tag}"
+    try:
+        done = subprocess.run([bpftool, "prog", "loadall", str(enum_object), str(progs),
+                               "pinmaps", str(maps)], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr  # an int member would not match the enum
+        with bpf.Map.from_pinned(maps / "sock_states", btf=False) as states_map, \
+                bpf.Map.from_pinned(maps / "state_watch", btf=False) as watch_map, \
+                bpf.Program.from_pinned(progs / "socket_state") as prog:
+            got = _socket_states(prog, states_map, watch_map)
+        states = this_kernels_socket_states()
+        assert got == [states[s] for s in ("SS_UNCONNECTED", "SS_CONNECTING", "SS_CONNECTED")]
+    finally:
+        shutil.rmtree(progs, ignore_errors=True)
+        shutil.rmtree(maps, ignore_errors=True)

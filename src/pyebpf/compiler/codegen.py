@@ -187,6 +187,24 @@ class ModuleBuilder:
         self.di_types[key] = di
         return di
 
+    def di_enum(self, enum: Any) -> Any:
+        """A kernel enum (a ``btf.Enum``) as an enumeration type with the kernel's name and
+        enumerators: the BPF backend writes it as BTF_KIND_ENUM (ENUM64 when 8 bytes)."""
+        key = ("enum", enum)
+        cached = self.di_types.get(key)
+        if cached is not None:
+            return cached
+        m = self.module
+        enumerators = [
+            m.add_debug_info("DIEnumerator", {"name": v.name, "value": v.value,
+                                              "isUnsigned": not enum.signed})
+            for v in enum.values
+        ]
+        di = self.di_types[key] = m.add_debug_info("DICompositeType", {
+            "tag": ir.DIToken("DW_TAG_enumeration_type"), "name": enum.name,
+            "size": enum.size * 8, "elements": m.add_metadata(enumerators)})
+        return di
+
     def _di_array(self, elem: Any, count: int, bits: int) -> Any:
         m = self.module
         sub = m.add_debug_info("DISubrange", {"count": count})

@@ -120,9 +120,9 @@ class CoreAccesses:
         if kf.name not in local.members:
             if kf.bit_size:
                 local.members[kf.name] = (kf.offset * 8 + kf.bit_shift,
-                                          self.member_di(kf.type), kf.bit_size, True)
+                                          self.member_di(kf), kf.bit_size, True)
             else:
-                local.members[kf.name] = (kf.offset * 8, self.member_di(kf.type),
+                local.members[kf.name] = (kf.offset * 8, self.member_di(kf),
                                           kf.type.size * 8, False)
         index = ir.Constant(_I32, 0)  # set in finish(), once every member is known
         local.indexes.append((kf.name, index))
@@ -203,8 +203,12 @@ class CoreAccesses:
             local = self.structs[st] = _LocalStruct(di, union)
         return local
 
-    def member_di(self, t: Any) -> Any:
-        """A member's DI type; kernel structs (embedded or pointed to) are local composites."""
+    def member_di(self, kf: Any) -> Any:
+        """A member's DI type; kernel structs (embedded or pointed to) are local composites,
+        kernel enums enumerations (libbpf matches an int member only with an int)."""
+        t = kf.type
+        if kf.enum is not None:
+            return self.mb.di_enum(kf.enum)
         if type(t).__name__ == "KernelStruct":
             return self.local(t).di
         if isinstance(t, PointerType) and type(t.target).__name__ == "KernelStruct":
