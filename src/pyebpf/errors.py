@@ -22,7 +22,12 @@ caret.  They are raised ``from None`` so compiler frames stay hidden; set
 from __future__ import annotations
 
 import errno as _errno
+import functools
 import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = [
     "BPFError",
@@ -42,6 +47,24 @@ __all__ = [
 def debug_tracebacks() -> bool:
     """True when ``PYEBPF_DEBUG`` asks for full internal tracebacks."""
     return os.environ.get("PYEBPF_DEBUG", "") not in ("", "0")
+
+
+def reported_here(fn: F) -> F:
+    """For public entry points (``prog.load()``, ``bpf.compile()``, ...): an error in the
+    user's program (a :class:`CompileError` or :class:`VerifierError`, which carry its
+    location) surfaces from the call without pyebpf's inner frames, so the traceback
+    is the user's code and then the offending line.  ``PYEBPF_DEBUG=1`` keeps them."""
+
+    @functools.wraps(fn)
+    def entry(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (CompileError, VerifierError) as e:
+            if debug_tracebacks():
+                raise
+            raise e.with_traceback(None) from None
+
+    return entry  # type: ignore[return-value]
 
 
 class BPFError(Exception):

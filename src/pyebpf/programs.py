@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import links
 from ._record import Record, record
-from .errors import AttachError, BPFError, CompileError, debug_tracebacks
+from .errors import AttachError, BPFError, CompileError, debug_tracebacks, reported_here
 from .spec import ObjectSpec
 from .tracefs import attach_error
 
@@ -116,6 +116,7 @@ class Program(_Compilable):
 
     # ------------------------------------------------------------ compile
 
+    @reported_here
     def compile(self, *, cpu: str | None = None) -> CompiledProgram:
         """Compile to a BPF ELF object (cached); raises CompileError at the user's line."""
         if self._compiled is None or cpu is not None and cpu != self._compiled.cpu:
@@ -124,6 +125,7 @@ class Program(_Compilable):
 
     # ------------------------------------------------------------ load
 
+    @reported_here
     def load(self, *, constants: dict[str, int] | None = None, log_level: int = 0) -> Program:
         """Compile (if needed) and load into the kernel; create or reuse the maps it uses."""
         if self._fd is not None:
@@ -158,6 +160,7 @@ class Program(_Compilable):
 
     # ------------------------------------------------------------ attach
 
+    @reported_here
     def attach(self, **options: Any) -> links.Link:
         """Attach to the program's hook; returns a Link (a context manager that detaches).
 
@@ -182,6 +185,7 @@ class Program(_Compilable):
 
     # ------------------------------------------------------------ run
 
+    @reported_here
     def test_run(self, data: bytes = b"", ctx: bytes | None = None, repeat: int = 1,
                  *, data_size_out: int | None = None, cpu: int | None = None) -> TestRunResult:
         """Run the program once (or ``repeat`` times) in the kernel on ``data`` (BPF_PROG_TEST_RUN)."""
@@ -530,6 +534,7 @@ def _only(kind: str, options: dict[str, Any], allowed: set[str], usage: str) -> 
                            f"attach with {usage}", errno.EINVAL)
 
 
+@reported_here
 def load(*programs: Program, log_level: int = 0,
          constants: dict[str, Any] | None = None) -> Object:
     """Compile and load several programs as one object sharing maps and functions.
@@ -545,6 +550,7 @@ def load(*programs: Program, log_level: int = 0,
     return Object(obj, by_name, dict(compiled.maps))
 
 
+@reported_here
 def compile(*programs: Program, path: str | os.PathLike[str] | None = None) -> CompiledProgram:
     """Compile programs into one ELF object; write it to ``path`` if given."""
     compiled = _compile(list(programs))

@@ -41,7 +41,7 @@ from typing import Any
 
 from . import links
 from ._record import Record, record
-from .errors import BPFError, BTFError, CompileError, SyscallError, debug_tracebacks
+from .errors import BPFError, BTFError, CompileError, SyscallError, debug_tracebacks, reported_here
 from .lang.contexts import ContextType, CtxField, KernelWrites
 from .lang.decorators import Hook
 from .programs import CompiledProgram, Program
@@ -299,16 +299,19 @@ class StructOpsMethod(Program):
         self.owner = owner
         self.member = member
 
+    @reported_here
     def compile(self, *, cpu: str | None = None) -> CompiledProgram:
         """Compile the whole table (its methods share one object)."""
         return self.owner.compile(cpu=cpu)
 
+    @reported_here
     def load(self, *, constants: dict[str, int] | None = None,
              log_level: int = 0) -> StructOpsMethod:
         """Load the whole table (see :meth:`StructOps.load`)."""
         self.owner.load(constants=constants, log_level=log_level)
         return self
 
+    @reported_here
     def attach(self, **options: Any) -> links.Link:
         raise _clean(attach_error(
             f"{self.name} is one method of the {self.owner.struct_name} table "
@@ -425,6 +428,7 @@ class StructOps:
 
     # ------------------------------------------------------------ compile / load
 
+    @reported_here
     def compile(self, *, cpu: str | None = None) -> CompiledProgram:
         """Compile every method into one object (cached); CompileError at the user's line."""
         from .programs import _compile
@@ -444,6 +448,7 @@ class StructOps:
     def loaded(self) -> bool:
         return self._object is not None
 
+    @reported_here
     def load(self, *, constants: dict[str, int] | None = None,
              log_level: int = 0) -> StructOps:
         """Load the methods (each against its member of the kernel struct); not registered.
@@ -519,6 +524,7 @@ class StructOps:
 
     # ------------------------------------------------------------ register
 
+    @reported_here
     def attach(self) -> StructOpsLink:
         """Register the table with the kernel (``BPF_LINK_CREATE``); returns its link.
 
