@@ -1179,10 +1179,38 @@ def _field_path(local: BTF, access: list[int], local_type: Type, target: BTF,
         if found is None:
             return None
         member, offset = found
+        if not fields_compatible(local, local_member.type, target, member.type):
+            return None
         bits += offset
         bit_size = member.bitfield_size
         local_id, target_id = local_member.type, member.type
     return bits, bit_size, local_id, target_id
+
+
+def fields_compatible(local: BTF, local_id: int, target: BTF, target_id: int) -> bool:
+    """Whether a member of type ``local_id`` may be matched with a member of type
+    ``target_id``, by libbpf's rule (``bpf_core_fields_are_compat``): any struct or union
+    with any struct or union (members are matched by name later), otherwise the kinds
+    agree (enum and enum64 agree): integers of any size (not the old bitfield-like ones
+    with a bit offset), pointers, floats, enums and forward declarations of the same
+    essential name or either anonymous, arrays of compatible elements."""
+    for _ in range(64):
+        lt, tt = local.resolved(local_id), target.resolved(target_id)
+        if isinstance(lt, Struct) and isinstance(tt, Struct):
+            return True
+        if lt.kind != tt.kind and not {lt.kind, tt.kind} <= {"enum", "enum64"}:
+            return False
+        if isinstance(lt, (Ptr, Float)):
+            return True
+        if isinstance(lt, (Enum, Fwd)):
+            names = _essential_name(lt.name), _essential_name(tt.name)
+            return not all(names) or names[0] == names[1]
+        if isinstance(lt, Int):
+            return lt.bit_offset == 0 and tt.bit_offset == 0  # type: ignore[attr-defined]
+        if not isinstance(lt, Array):
+            return False
+        local_id, target_id = lt.type, tt.type  # type: ignore[attr-defined]
+    raise BTFError(f"array types nest too deep at local type {local_id}")
 
 
 def core_member_types(local: BTF, relo: CoreRelo, target: BTF) -> tuple[int, int] | None:

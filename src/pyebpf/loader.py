@@ -589,6 +589,11 @@ _HINTS: tuple[tuple[str, str], ...] = (
     ("back-edge", "bound the loop (for i in range(N)) or use bpf.loop()"),
     ("infinite loop", "bound the loop (for i in range(N)) or use bpf.loop()"),
     ("BPF program is too large", "bound the loop (for i in range(N)) or use bpf.loop()"),
+    # _CORE_POISON_HELPER (0xbad2310): a relocated kernel-struct member the loading
+    # kernel lacks, or has with a type of another kind.
+    ("unknown#195896080", "this kernel's BTF has no such member of a compatible type (a "
+     "struct where an integer was compiled, an integer where an array was): the CO-RE "
+     "relocation of this access failed; compile against this kernel's struct layout"),
     ("unknown func", "this helper is not available for this program type"),
     ("cannot use helper", "this helper is not available for this program type"),
     ("!read_ok", "return a value"),

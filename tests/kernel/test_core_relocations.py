@@ -541,3 +541,36 @@ def test_bpftool_matches_the_enum_member(enum_object: Path, bpffs: str) -> None:
     finally:
         shutil.rmtree(progs, ignore_errors=True)
         shutil.rmtree(maps, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- incompatible members
+
+kinds = bpf.ArrayMap(u64, max_entries=1)
+
+
+@bpf.tracepoint("syscalls/sys_enter_getppid")
+def comm_as_int(ctx) -> int:
+    task = bpf.get_current_task_btf()
+    kinds[0] = u64(task.comm)  # an unsigned int in the synthetic BTF, char[16] here
+    return 0
+
+
+def test_member_of_another_kind_is_refused_at_its_line(tmp_path: Path) -> None:
+    b = B.BTFBuilder()
+    uint = b.add(B.Int("unsigned int", size=4, encoding=0, bits=32))
+    b.add(B.Struct("task_struct", size=64, members=(B.Member("comm", uint, 8 * 8),)))
+    fake, obj_path = tmp_path / "fake.btf", tmp_path / "kinds.o"
+    fake.write_bytes(b.to_bytes())
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PYEBPF_KERNEL_BTF", str(fake))
+        bpf.compile(comm_as_int, path=obj_path)
+    vmlinux = B.BTF.kernel()
+    comm = vmlinux.resolved(vmlinux.member_bit_offset("task_struct", "comm")[1])
+    assert isinstance(comm, B.Array)  # libbpf matches an int member only with an int
+    with pytest.raises(bpf.VerifierError) as err:
+        bpf.Object.from_file(obj_path)
+    source = Path(__file__).read_text().splitlines()
+    assert source[err.value.lineno - 1].strip().startswith("kinds[0] = u64(task.comm)")
+    assert err.value.filename == __file__
+    assert "task.comm" in err.value.source_line
+    assert "CO-RE relocation" in str(err.value)

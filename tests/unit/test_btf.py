@@ -218,3 +218,54 @@ def test_truncated_or_unknown_records_are_errors():
     bad_kind[24 + 7] = 25  # the int's info word: kind 25 does not exist
     with pytest.raises(BTFError, match="malformed BTF type record at byte 24"):
         B.BTF(bytes(bad_kind))
+
+
+def _pair_btf() -> B.BTF:
+    """Two of each kind the compatibility rule tells apart (ids in comments)."""
+    b = B.BTFBuilder()
+    u8 = b.add(B.Int("unsigned char", size=1, encoding=0, bits=8))  # 1
+    i64 = b.add(B.Int("long", size=8, encoding=B.INT_SIGNED, bits=64))  # 2
+    b.add(B.Ptr("", type=u8))  # 3
+    b.add(B.Array("", type=u8, index_type=u8, nelems=4))  # 4
+    b.add(B.Array("", type=i64, index_type=u8, nelems=2))  # 5
+    b.add(B.Struct("s", size=8, members=(B.Member("x", i64, 0),)))  # 6
+    b.add(B.Union("u", size=8, members=(B.Member("y", u8, 0),)))  # 7
+    b.add(B.Enum("e", 4, (B.EnumValue("A", 0),)))  # 8
+    b.add(B.Enum64("e___v2", 8, (B.EnumValue("B", 1),)))  # 9
+    b.add(B.Enum("other", 4, ()))  # 10
+    b.add(B.Enum("", 4, ()))  # 11
+    b.add(B.Typedef("u8_t", type=u8))  # 12
+    return B.BTF.from_bytes(b.to_bytes())
+
+
+@pytest.mark.parametrize(("local", "target", "compatible"), [
+    (1, 2, True),    # integers of any size and sign
+    (12, 2, True),   # through typedefs
+    (3, 3, True),    # pointers
+    (4, 5, True),    # arrays of integers, of other sizes and lengths
+    (6, 7, True),    # any struct or union: members are matched by name afterwards
+    (8, 9, True),    # enum and enum64 of the same essential name
+    (8, 11, True),   # an anonymous enum
+    (8, 10, False),  # enums of other names
+    (1, 8, False),   # an integer is not an enum
+    (1, 6, False),   # nor a struct
+    (1, 4, False),   # nor an array
+    (3, 2, False),   # a pointer is not an integer
+    (4, 6, False),   # an array is not a struct
+])
+def test_fields_compatible_follows_libbpf(local: int, target: int, compatible: bool) -> None:
+    btf = _pair_btf()
+    assert B.fields_compatible(btf, local, btf, target) is compatible
+
+
+def test_core_relocation_of_a_member_of_another_kind_does_not_resolve() -> None:
+    def btf_with(member_type: B.Type) -> B.BTF:
+        b = B.BTFBuilder()
+        t = b.add(member_type)
+        b.add(B.Struct("task", size=16, members=(B.Member("state", t, 64),)))
+        return B.BTF.from_bytes(b.to_bytes())
+
+    local = btf_with(B.Int("int", size=4, encoding=B.INT_SIGNED, bits=32))
+    relo = B.CoreRelo(0, 2, 0, B.CORE_FIELD_BYTE_OFFSET, "0:0")
+    assert B.core_relocate(local, relo, btf_with(B.Int("long", size=8, bits=64))) == 8
+    assert B.core_relocate(local, relo, btf_with(B.Struct("x", size=4))) is None
