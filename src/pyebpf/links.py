@@ -358,13 +358,14 @@ def attach_xdp(
     prog: Any,
     ifname: str | None = None,
     ifindex: int | None = None,
-    mode: str | None = "native",
+    mode: str | None = None,
     netns: str | None = None,
 ) -> Link:
     """Attach an XDP program to an interface with a BPF link (``BPF_XDP``).
 
-    ``mode``: ``"native"`` (driver), ``"generic"`` (any device, slower),
-    ``"offload"`` (NIC) or None (let the kernel choose).  ``netns`` names a
+    ``mode``: None (the default: the kernel takes the driver's native XDP where
+    the device has it, else generic), ``"native"`` (driver only: fails on a
+    device without it), ``"generic"`` (any device, slower) or ``"offload"`` (NIC).  ``netns`` names a
     network namespace (``ip netns``) where the interface lives.
     """
     if mode not in _XDP_MODES:

@@ -308,3 +308,14 @@ def test_pinned_link_survives_its_object_and_reopens(bpffs: str) -> None:
         os.unlink(path)
     xdp_old.close()
     xdp_new.close()
+
+
+def test_xdp_default_mode_attaches_where_the_driver_has_no_xdp() -> None:
+    """Without mode=, the kernel picks: loopback has no driver XDP, so generic."""
+    reset()
+    with VethPair() as pair:  # a private namespace; its loopback is ours
+        with xdp_old.attach(netns=pair.ns_b, ifname="lo"):
+            pass  # attached: with mode="native" this raises (no ndo_bpf on lo)
+        with pytest.raises(bpf.AttachError, match='mode="generic"'):
+            xdp_old.attach(netns=pair.ns_b, ifname="lo", mode="native")
+    xdp_old.close()
