@@ -3,8 +3,10 @@
 A cffi ABI call costs several hundred nanoseconds of argument conversion, GIL
 release and errno bookkeeping: more than half of what the kernel spends on a
 ``BPF_MAP_LOOKUP_ELEM``.  This module compiles six small host functions with
-the LLVM that pyebpf already carries (llvmlite's MCJIT) and wraps them as
-CPython builtins, so Python calls them like ``os.getpid``:
+the LLVM that pyebpf already carries (llvmlite emits an object for this
+machine; its code is mapped executable here and cached as bytes, so later
+processes need no LLVM) and wraps them as CPython builtins, so Python calls
+them like ``os.getpid``:
 
 - ``lookup(key: bytes) -> bytes | None`` (``None`` on ENOENT);
 - ``update(key: bytes, value: bytes, flags: int) -> None``;
