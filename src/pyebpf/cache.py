@@ -40,7 +40,7 @@ from ._digest import bulk_hash, sha256
 from ._record import Record, record
 
 __all__ = ["Entry", "cache_dir", "enabled", "environment", "btf_fingerprint", "describe_map",
-           "describe_type", "make_key", "load", "store", "prune", "clear"]
+           "describe_type", "make_key", "load", "store", "write_file", "prune", "clear"]
 
 MAGIC = b"PYEBPF-CACHE 2\n"  # 2: the parsed ObjectSpec is stored too
 SUFFIX = ".bpfo"
@@ -256,11 +256,24 @@ def store(key: str, entry: Entry) -> Path | None:
     body = b"".join([_HEADER_LEN.pack(len(header)), header, *blobs])
     data = MAGIC + sha256(body).hexdigest().encode() + b"\n" + body
     path = _path(key)
+    if not write_file(path, data):
+        return None  # a cache that cannot be written only costs speed
+    prune()
+    return path
+
+
+def write_file(path: Path, data: bytes) -> bool:
+    """Write ``data`` to ``path`` in the cache directory atomically (a temporary file
+    renamed over it; the directory is created private); False if it cannot be written.
+
+    Every file pyebpf keeps there goes through here: entries, per-boot probe
+    records and the native map code.
+    """
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         import tempfile
 
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=SUFFIX, dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
@@ -269,9 +282,8 @@ def store(key: str, entry: Entry) -> Path | None:
             os.unlink(tmp)
             raise
     except OSError:
-        return None  # a cache that cannot be written only costs speed
-    prune()
-    return path
+        return False
+    return True
 
 
 def prune(max_entries: int = MAX_ENTRIES) -> int:

@@ -417,16 +417,11 @@ def _read_record(name: str) -> str | None:
 
 
 def _write_record(name: str, text: str) -> None:
+    from . import cache
+
     path = _boot_record(name)
-    if path is None:
-        return
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    except OSError:
-        pass  # only costs a probe next time
+    if path is not None:
+        cache.write_file(path, text.encode())  # unwritable: only costs a probe next time
 
 
 def _recorded_helpers() -> dict[str, bool]:

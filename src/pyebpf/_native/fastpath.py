@@ -32,6 +32,7 @@ cffi path.  ``PYEBPF_NATIVE=0`` turns it off.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import sys
@@ -157,16 +158,14 @@ def _store_code(code: bytes, offsets: dict[str, int]) -> None:
         return
     payload = " ".join(f"{k}={v}" for k, v in sorted(offsets.items())).encode() + b"\n" + code
     data = sha256(payload).hexdigest().encode() + b"\n" + payload
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-        for old in path.parent.glob("native-*.bin"):  # code of earlier pyebpf versions
-            if old != path:
+    from pyebpf import cache
+
+    if not cache.write_file(path, data):
+        return  # a read-only cache only costs the next process a compile
+    for old in path.parent.glob("native-*.bin"):  # code of earlier pyebpf versions
+        if old != path:
+            with contextlib.suppress(OSError):
                 old.unlink()
-    except OSError:
-        pass  # a read-only cache only costs the next process a compile
 
 
 class _Native:
