@@ -691,15 +691,16 @@ class Map(MutableMapping):
         return self._decode(raw)
 
     def __setitem__(self, key: Any, value: Any) -> None:
+        # update()'s single-entry path, inlined: a Python call is a twentieth of m[k] = v
         fast = (self._ops or self._elem_ops()).update_int  # int -> int maps: one native call
         if fast is not None:
             try:
                 return fast(key, value, BPF_ANY)  # type: ignore[no-any-return]
             except (TypeError, OverflowError):
-                pass  # update() below says what keys and values must be
+                pass  # the general path says what keys and values must be
             except OSError as e:
                 raise self._map_error(e, "update") from None
-        self.update(key, value)
+        self._update_packed(key, value, BPF_ANY)
 
     def __delitem__(self, key: Any) -> None:
         if self.fixed_entries:
@@ -745,9 +746,13 @@ class Map(MutableMapping):
             try:
                 return fast(key, value, flags)  # type: ignore[no-any-return]
             except (TypeError, OverflowError):
-                pass  # the general path below says what keys and values must be
+                pass  # the general path says what keys and values must be
             except OSError as e:
                 raise self._map_error(e, "update") from None
+        self._update_packed(key, value, flags)
+
+    def _update_packed(self, key: Any, value: Any, flags: int) -> None:
+        """One entry through the packed-bytes path (any key and value type)."""
         packed_key = self._packed_key(key)
         if self.per_cpu:
             packed_value = self._pack_value(value)
