@@ -487,10 +487,8 @@ class ElemOps:
 
     def _call(self, cmd: Cmd) -> int:
         """The command on the prepared attr: its result, or ``-errno``."""
-        global _elem_calls
         if _funnel is not _kernel_funnel:
             return _funnel(int(cmd), self.attr, self._size)
-        _elem_calls += 1
         # DELETE_ELEM reads up to ``key``: a longer attr with ``value`` set is EINVAL.
         size = 16 if cmd == Cmd.MAP_DELETE_ELEM else self._size
         while True:
@@ -501,9 +499,13 @@ class ElemOps:
             if err != _errno.EINTR:
                 return -err
 
-    def _maybe_native(self) -> None:
-        if (self.native and _elem_calls >= _NATIVE_AFTER and _funnel is _kernel_funnel
-                and fastpath.prepare()):
+    def _count(self) -> None:
+        """One more cffi-path call to the kernel; past the threshold, switch to native."""
+        global _elem_calls
+        if _funnel is not _kernel_funnel:
+            return
+        _elem_calls += 1
+        if _elem_calls >= _NATIVE_AFTER and self.native and fastpath.prepare():
             self._bind()
 
     def _lookup(self, key: bytes) -> bytes | None:
@@ -511,8 +513,7 @@ class ElemOps:
             self._kbuf[:] = key
             ret = self._call(Cmd.MAP_LOOKUP_ELEM)
             value = self._vbuf[:] if ret >= 0 else None
-        if _elem_calls >= _NATIVE_AFTER:
-            self._maybe_native()
+        self._count()
         if ret < 0 and ret != -_errno.ENOENT:
             raise SyscallError(Cmd.MAP_LOOKUP_ELEM.op_name, -ret)
         return value
@@ -524,25 +525,20 @@ class ElemOps:
             self.attr.flags = flags
             ret = self._call(Cmd.MAP_UPDATE_ELEM)
             self.attr.flags = 0
-        if _elem_calls >= _NATIVE_AFTER:
-            self._maybe_native()
+        self._count()
         if ret < 0:
             raise SyscallError(Cmd.MAP_UPDATE_ELEM.op_name, -ret)
 
     def _next_key(self, key: bytes | None) -> bytes | None:
-        global _elem_calls
-        _elem_calls += 1
         found = map_get_next_key(self.fd, key, self.key_size)
-        if _elem_calls >= _NATIVE_AFTER:
-            self._maybe_native()
+        self._count()
         return found
 
     def _delete(self, key: bytes) -> bool:
         with self._lock:
             self._kbuf[:] = key
             ret = self._call(Cmd.MAP_DELETE_ELEM)
-        if _elem_calls >= _NATIVE_AFTER:
-            self._maybe_native()
+        self._count()
         if ret < 0 and ret != -_errno.ENOENT:
             raise SyscallError(Cmd.MAP_DELETE_ELEM.op_name, -ret)
         return ret >= 0
